@@ -1,0 +1,473 @@
+//! The cached policy engine: builds the Cedar `PolicySet` once and answers
+//! skill-call checks.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, RestrictedExpression,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{PolicyError, parse_document};
+
+/// The action every check asks about: `Action::"skill:invoke"`.
+const SKILL_INVOKE: &str = "skill:invoke";
+
+/// Whether a policy permits or forbids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// A `permit` policy.
+    Permit,
+    /// A `forbid` policy.
+    Forbid,
+}
+
+/// A policy that determined a [`Decision`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyReason {
+    /// Stable policy id: `<document id>#<index of the policy in the document>`,
+    /// e.g. `po_01hz…#0`.
+    pub policy_id: String,
+    /// Whether the policy permits or forbids.
+    pub effect: Effect,
+    /// Id of the document holding the policy.
+    pub document_id: String,
+    /// 1-based line of the policy's `permit` / `forbid` keyword in its document.
+    pub line: u32,
+}
+
+/// The answer to a [`CheckRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether the skill call may go ahead.
+    pub allowed: bool,
+    /// The determining policies: the satisfied `permit`s when allowed, the
+    /// satisfied `forbid`s when forbidden, empty when nothing permits.
+    /// Ordered by document, then by position in the document.
+    pub reasons: Vec<PolicyReason>,
+    /// Errors met while evaluating (a policy whose evaluation errors is
+    /// skipped, as in Cedar) or while converting the request.
+    pub errors: Vec<String>,
+    /// Name of the skill that was checked.
+    pub skill: String,
+}
+
+impl Decision {
+    /// A one-line human explanation, e.g. `permitted by po_1#0 (line 1)`,
+    /// `forbidden by po_1#1 (line 7)` or
+    /// `no policy permits skill:invoke on Skill::"slack:post"`.
+    pub fn explain(&self) -> String {
+        let list = |reasons: &[PolicyReason]| {
+            reasons
+                .iter()
+                .map(|r| format!("{} (line {})", r.policy_id, r.line))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = if self.allowed {
+            format!("permitted by {}", list(&self.reasons))
+        } else if self.reasons.is_empty() {
+            format!(
+                "no policy permits {SKILL_INVOKE} on Skill::{}",
+                cedar_string(&self.skill)
+            )
+        } else {
+            format!("forbidden by {}", list(&self.reasons))
+        };
+        if !self.errors.is_empty() {
+            text.push_str(&format!(
+                "; {} error(s): {}",
+                self.errors.len(),
+                self.errors.join("; ")
+            ));
+        }
+        text
+    }
+}
+
+/// A Cedar string literal for `s`.
+fn cedar_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The agent making the call (the principal, `Agent::"<id>"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Agent id; also the entity id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Deployment region.
+    pub region: String,
+    /// Promotion level (e.g. `"dev"`, `"prod"`).
+    pub promotion: String,
+}
+
+/// Whether a skill reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkillKind {
+    /// `"read"`.
+    Read,
+    /// `"write"`.
+    Write,
+}
+
+impl SkillKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SkillKind::Read => "read",
+            SkillKind::Write => "write",
+        }
+    }
+}
+
+/// The skill being invoked (the resource, `Skill::"<name>"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillInfo {
+    /// Skill name, e.g. `hubspot:contact:read`; also the entity id.
+    pub name: String,
+    /// Read or write.
+    pub kind: SkillKind,
+    /// Whether the skill reaches outside the deployment.
+    pub external: bool,
+    /// Cost of one call in USD; a Cedar decimal (4 fractional digits).
+    pub cost_usd: f64,
+}
+
+/// One skill call to check.
+///
+/// The Cedar context is `context` plus `run_cost_usd`, converted as follows:
+/// JSON numbers written with a fraction or exponent (not integers) become
+/// decimals; every number under a key equal to `run_cost_usd` or ending in
+/// `_usd`, at any depth (including array elements under such a key), becomes
+/// a decimal even when integral; decimals are rounded to 4 fractional digits,
+/// half to even on the exact binary value of the `f64`; other integers become
+/// `Long`; strings and booleans map to themselves, arrays to sets, objects to
+/// records; `null` values (and `null` array elements) are omitted. A number
+/// that fits neither (`|x| > 922337203685477.5807` as decimal, or an integer
+/// beyond `i64`) makes the check fail closed with an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRequest {
+    /// The calling agent.
+    pub agent: AgentInfo,
+    /// The skill being invoked.
+    pub skill: SkillInfo,
+    /// Cost of the run so far, in USD. Always present in the context as the
+    /// decimal `context.run_cost_usd`; it overrides a `run_cost_usd` key of
+    /// `context`.
+    pub run_cost_usd: f64,
+    /// Extra context attributes.
+    #[serde(default)]
+    pub context: Map<String, Value>,
+}
+
+#[derive(Debug)]
+struct PolicyMeta {
+    order: usize,
+    reason: PolicyReason,
+}
+
+#[derive(Debug)]
+struct Inner {
+    policies: PolicySet,
+    authorizer: Authorizer,
+    meta: HashMap<String, PolicyMeta>,
+    agent_type: EntityTypeName,
+    skill_type: EntityTypeName,
+    action: EntityUid,
+}
+
+/// Evaluates an agent's policy envelope. Built once from the envelope's
+/// documents; cheap to clone (shared) and usable from many threads.
+#[derive(Debug, Clone)]
+pub struct PolicyEngine {
+    inner: Arc<Inner>,
+}
+
+impl PolicyEngine {
+    /// Compiles every `(document id, document text)` pair and caches the
+    /// resulting policy set. Each policy gets the id `<document id>#<n>`, `n`
+    /// counting the document's policies from 0.
+    ///
+    /// Fails with [`PolicyError::InvalidDocument`] for the first invalid
+    /// document, or [`PolicyError::DuplicateDocument`]. An empty list gives an
+    /// engine that denies everything.
+    pub fn new<I: AsRef<str>, T: AsRef<str>>(documents: &[(I, T)]) -> Result<Self, PolicyError> {
+        let mut policies = PolicySet::new();
+        let mut meta = HashMap::new();
+        let mut seen = HashSet::new();
+        let mut order = 0;
+        for (document_id, text) in documents {
+            let document_id = document_id.as_ref();
+            if !seen.insert(document_id) {
+                return Err(PolicyError::DuplicateDocument {
+                    document_id: document_id.to_string(),
+                });
+            }
+            let parsed = parse_document(text.as_ref()).map_err(|diagnostics| {
+                PolicyError::InvalidDocument {
+                    document_id: document_id.to_string(),
+                    diagnostics,
+                }
+            })?;
+            for (index, (policy, line)) in parsed.policies.into_iter().enumerate() {
+                let policy_id = format!("{document_id}#{index}");
+                let effect = match policy.effect() {
+                    cedar_policy::Effect::Permit => Effect::Permit,
+                    cedar_policy::Effect::Forbid => Effect::Forbid,
+                };
+                policies
+                    .add(policy.new_id(PolicyId::new(&policy_id)))
+                    .map_err(|e| PolicyError::InvalidDocument {
+                        document_id: document_id.to_string(),
+                        diagnostics: vec![super::Diagnostic {
+                            line,
+                            column: 1,
+                            message: e.to_string(),
+                            help: None,
+                            translated: None,
+                        }],
+                    })?;
+                meta.insert(
+                    policy_id.clone(),
+                    PolicyMeta {
+                        order,
+                        reason: PolicyReason {
+                            policy_id,
+                            effect,
+                            document_id: document_id.to_string(),
+                            line,
+                        },
+                    },
+                );
+                order += 1;
+            }
+        }
+        let agent_type = type_name("Agent");
+        let skill_type = type_name("Skill");
+        let action =
+            EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(SKILL_INVOKE));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                policies,
+                authorizer: Authorizer::new(),
+                meta,
+                agent_type,
+                skill_type,
+                action,
+            }),
+        })
+    }
+
+    /// Number of policies across all documents.
+    pub fn policy_count(&self) -> usize {
+        self.inner.meta.len()
+    }
+
+    /// Decides whether `request.agent` may invoke `request.skill`.
+    ///
+    /// Never panics and never fails: a request that cannot be converted to
+    /// Cedar values is denied with the reason in [`Decision::errors`].
+    pub fn check(&self, request: &CheckRequest) -> Decision {
+        let deny = |errors: Vec<String>| Decision {
+            allowed: false,
+            reasons: Vec::new(),
+            errors,
+            skill: request.skill.name.clone(),
+        };
+        let (cedar_request, entities) = match self.build(request) {
+            Ok(built) => built,
+            Err(error) => return deny(vec![error]),
+        };
+        let response =
+            self.inner
+                .authorizer
+                .is_authorized(&cedar_request, &self.inner.policies, &entities);
+        let diagnostics = response.diagnostics();
+        let mut reasons: Vec<&PolicyMeta> = diagnostics
+            .reason()
+            .filter_map(|id| self.inner.meta.get::<str>(id.as_ref()))
+            .collect();
+        reasons.sort_by_key(|m| m.order);
+        let errors = diagnostics.errors().map(ToString::to_string).collect();
+        Decision {
+            allowed: response.decision() == cedar_policy::Decision::Allow,
+            reasons: reasons.into_iter().map(|m| m.reason.clone()).collect(),
+            errors,
+            skill: request.skill.name.clone(),
+        }
+    }
+
+    fn build(&self, request: &CheckRequest) -> Result<(Request, Entities), String> {
+        let inner = &*self.inner;
+        let agent = &request.agent;
+        let skill = &request.skill;
+        let principal =
+            EntityUid::from_type_name_and_id(inner.agent_type.clone(), EntityId::new(&agent.id));
+        let resource =
+            EntityUid::from_type_name_and_id(inner.skill_type.clone(), EntityId::new(&skill.name));
+        let principal_entity = Entity::new(
+            principal.clone(),
+            HashMap::from([
+                (
+                    "id".to_string(),
+                    RestrictedExpression::new_string(agent.id.clone()),
+                ),
+                (
+                    "name".to_string(),
+                    RestrictedExpression::new_string(agent.name.clone()),
+                ),
+                (
+                    "region".to_string(),
+                    RestrictedExpression::new_string(agent.region.clone()),
+                ),
+                (
+                    "promotion".to_string(),
+                    RestrictedExpression::new_string(agent.promotion.clone()),
+                ),
+            ]),
+            HashSet::new(),
+        )
+        .map_err(|e| format!("principal: {e}"))?;
+        let cost = decimal_text(skill.cost_usd).map_err(|e| format!("skill.cost_usd: {e}"))?;
+        let resource_entity = Entity::new(
+            resource.clone(),
+            HashMap::from([
+                (
+                    "name".to_string(),
+                    RestrictedExpression::new_string(skill.name.clone()),
+                ),
+                (
+                    "kind".to_string(),
+                    RestrictedExpression::new_string(skill.kind.as_str().to_string()),
+                ),
+                (
+                    "external".to_string(),
+                    RestrictedExpression::new_bool(skill.external),
+                ),
+                (
+                    "cost_usd".to_string(),
+                    RestrictedExpression::new_decimal(cost),
+                ),
+            ]),
+            HashSet::new(),
+        )
+        .map_err(|e| format!("resource: {e}"))?;
+        let entities = Entities::from_entities([principal_entity, resource_entity], None)
+            .map_err(|e| format!("entities: {e}"))?;
+
+        let mut pairs = Vec::with_capacity(request.context.len() + 1);
+        for (key, value) in &request.context {
+            if key == "run_cost_usd" {
+                continue;
+            }
+            if let Some(expr) = json_to_cedar(value, is_money_key(key))
+                .map_err(|e| format!("context.{key}: {e}"))?
+            {
+                pairs.push((key.clone(), expr));
+            }
+        }
+        let run_cost =
+            decimal_text(request.run_cost_usd).map_err(|e| format!("run_cost_usd: {e}"))?;
+        pairs.push((
+            "run_cost_usd".to_string(),
+            RestrictedExpression::new_decimal(run_cost),
+        ));
+        let context = Context::from_pairs(pairs).map_err(|e| format!("context: {e}"))?;
+        let cedar_request = Request::new(principal, inner.action.clone(), resource, context, None)
+            .map_err(|e| format!("request: {e}"))?;
+        Ok((cedar_request, entities))
+    }
+}
+
+fn type_name(name: &str) -> EntityTypeName {
+    #[expect(clippy::expect_used, reason = "constant, valid Cedar type names")]
+    EntityTypeName::from_str(name).expect("valid entity type name")
+}
+
+fn is_money_key(key: &str) -> bool {
+    key == "run_cost_usd" || key.ends_with("_usd")
+}
+
+/// Decimal text with 4 fractional digits for `x` (Rust's `{:.4}`: round half
+/// to even on the exact binary value), checked against Cedar's decimal range.
+pub(super) fn decimal_text(x: f64) -> Result<String, String> {
+    if !x.is_finite() {
+        return Err(format!("{x} is not a finite number"));
+    }
+    let text = if x.abs() < 1e16 {
+        format!("{x:.4}")
+    } else {
+        String::new()
+    };
+    if text.is_empty() || !super::translate::decimal_in_range(&text) {
+        return Err(format!(
+            "{x} is out of range for a Cedar decimal (at most 922337203685477.5807 in magnitude)"
+        ));
+    }
+    // `-0.0000` parses fine in Cedar, but keep it tidy.
+    Ok(if text == "-0.0000" {
+        "0.0000".to_string()
+    } else {
+        text
+    })
+}
+
+/// Converts a JSON value of the request context; `None` for `null`.
+fn json_to_cedar(value: &Value, money: bool) -> Result<Option<RestrictedExpression>, String> {
+    Ok(Some(match value {
+        Value::Null => return Ok(None),
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Number(n) => {
+            if !money && let Some(i) = n.as_i64() {
+                RestrictedExpression::new_long(i)
+            } else if !money && n.is_u64() {
+                return Err(format!("integer {n} is out of range for a Cedar Long"));
+            } else {
+                let x = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
+                RestrictedExpression::new_decimal(decimal_text(x)?)
+            }
+        }
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                if let Some(expr) = json_to_cedar(item, money)? {
+                    out.push(expr);
+                }
+            }
+            RestrictedExpression::new_set(out)
+        }
+        Value::Object(fields) => {
+            let mut out = Vec::with_capacity(fields.len());
+            for (key, item) in fields {
+                if let Some(expr) =
+                    json_to_cedar(item, is_money_key(key)).map_err(|e| format!("{key}: {e}"))?
+                {
+                    out.push((key.clone(), expr));
+                }
+            }
+            RestrictedExpression::new_record(out).map_err(|e| e.to_string())?
+        }
+    }))
+}

@@ -1,0 +1,142 @@
+use serde::{Deserialize, Serialize};
+
+use super::{PromotionLevel, Region, check_description, check_name};
+use crate::error::{Error, Result};
+
+/// The only supported agent runtime.
+pub const RUNTIME_R1: &str = "r1";
+
+/// A registered agent: a stable identity in one region.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Agent {
+    /// `ag_…`, stable across restarts, deployments and migrations.
+    pub id: String,
+    /// Unique within the workspace.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Always `"r1"`.
+    pub runtime: String,
+    /// Set at registration; never changes.
+    pub region: Region,
+    /// Current autonomy.
+    pub promotion: PromotionLevel,
+    /// The run loop this agent runs (a registered template).
+    pub template: String,
+    /// How long an L2 approval waits before the action is skipped, in seconds.
+    pub approval_window_seconds: u64,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// `agents.register`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgent {
+    /// Unique name, e.g. `lead-research-v1`.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Must be `"r1"` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// One of the five regions.
+    pub region: String,
+    /// Run loop; defaults to the built-in `sequence` template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// L2 approval window like `"24h"` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_window: Option<String>,
+}
+
+impl RegisterAgent {
+    /// A request with the required fields.
+    pub fn new(name: impl Into<String>, region: impl Into<String>) -> Self {
+        RegisterAgent {
+            name: name.into(),
+            region: region.into(),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<Region> {
+        check_name("name", &self.name)?;
+        check_description("description", self.description.as_deref())?;
+        check_runtime(self.runtime.as_deref())?;
+        if let Some(t) = &self.template {
+            check_name("template", t)?;
+        }
+        if let Some(w) = &self.approval_window {
+            super::parse_duration("approval_window", w)?;
+        }
+        self.region.parse::<Region>()
+    }
+}
+
+pub(crate) fn check_runtime(runtime: Option<&str>) -> Result<()> {
+    match runtime {
+        None | Some(RUNTIME_R1) => Ok(()),
+        Some(other) => Err(Error::invalid(
+            "runtime",
+            format!("runtime must be \"r1\" (the only supported runtime); got {other:?}"),
+        )),
+    }
+}
+
+/// `agents.update`: only the fields given change. `region` may be given only with the
+/// agent's current value (regions never change in place).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgent {
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// New approval window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_window: Option<String>,
+    /// Rejected unless equal to the current region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `agents.set_promotion`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetPromotion {
+    /// `L0_shadow` … `L4_trusted`.
+    pub level: String,
+}
+
+/// A skill registered by the host program, as listed by `skills.list`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SkillInfo {
+    /// e.g. `hubspot:contact:read`.
+    pub name: String,
+    /// `read` or `write`.
+    pub kind: super::SkillKind,
+    /// Whether the skill reaches outside the runtime (skipped at L0).
+    pub external: bool,
+    /// Charged per executed call.
+    pub cost_usd: f64,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A template (run loop) registered with the runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TemplateInfo {
+    /// Name agents refer to.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}

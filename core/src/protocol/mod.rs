@@ -1,0 +1,18 @@
+//! The Heroa protocol: typed requests and responses for every resource, shared by the
+//! embedded runtime, `heroa serve` and the remote client. Field names follow the
+//! product docs (`resource_tier`, `expires_at`, `audit_url`, …); the JSON is
+//! snake_case. Requests reject unknown fields.
+
+mod agents;
+mod common;
+mod policies;
+mod runs;
+mod vault;
+mod workspace;
+
+pub use agents::*;
+pub use common::*;
+pub use policies::*;
+pub use runs::*;
+pub use vault::*;
+pub use workspace::*;

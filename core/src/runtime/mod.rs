@@ -1,0 +1,440 @@
+//! The embedded control plane: workspaces and API keys, agents, vault, policies,
+//! promotion, skills, templates, runs with cost and audit, approvals and the inbox —
+//! all in-process, persisted to a SQLite file or memory.
+//!
+//! [`Runtime`] is cheap to clone; every clone is the same control plane. Calls take
+//! the workspace they act in: resources of another workspace answer `not_found`.
+
+mod agents;
+mod execution;
+mod host;
+mod policies;
+pub use policies::document_error;
+mod runs;
+mod builtins;
+mod vault;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+pub use host::{BoxFuture, RunContext, Skill, SkillCall, SkillOutcome, Template};
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::new_id;
+use crate::protocol::{CreatedApiKey, InboxItem, List, Tier, Workspace};
+use crate::sealing::SealingKey;
+use crate::store::{Durability, Store};
+
+/// How to open a runtime.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// The data file; `None` keeps everything in memory.
+    pub path: Option<PathBuf>,
+    /// Commit durability.
+    pub durability: Durability,
+    /// The clock (a manual one in tests).
+    pub clock: Clock,
+    /// The vault key. Default: `HEROA_VAULT_KEY` (64 hex), else a key file beside the
+    /// data file (`<data file>.key`, created with mode 0600), else a random key for a
+    /// memory runtime.
+    pub vault_key: Option<SealingKey>,
+    /// Base of `audit_url`s, e.g. `http://127.0.0.1:7420` for `heroa serve`.
+    pub public_url: Option<String>,
+    /// Tier of the default workspace created on first open (default `team`).
+    pub default_tier: Option<Tier>,
+}
+
+impl RuntimeOptions {
+    /// Everything in memory.
+    pub fn memory() -> Self {
+        RuntimeOptions::default()
+    }
+
+    /// Persisted to `path`.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        RuntimeOptions {
+            path: Some(path.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Uses `clock`.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the default workspace's tier (used only when the data file is new).
+    pub fn default_tier(mut self, tier: Tier) -> Self {
+        self.default_tier = Some(tier);
+        self
+    }
+}
+
+/// The embedded Heroa control plane.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("default_workspace", &self.inner.default_workspace)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) sealing: SealingKey,
+    pub(crate) clock: Clock,
+    pub(crate) public_url: String,
+    pub(crate) default_workspace: String,
+    pub(crate) skills: RwLock<HashMap<String, Skill>>,
+    pub(crate) templates: RwLock<HashMap<String, Template>>,
+    pub(crate) engines: Mutex<HashMap<String, Option<crate::policy::PolicyEngine>>>,
+    pub(crate) active: Mutex<HashMap<String, runs::ActiveRun>>,
+    pub(crate) approvals: Mutex<HashMap<String, tokio::sync::oneshot::Sender<bool>>>,
+    pub(crate) tokio: tokio::runtime::Handle,
+    /// A runtime we own when opened outside any tokio runtime.
+    _owned: Option<tokio::runtime::Runtime>,
+}
+
+fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn load_sealing_key(opts: &RuntimeOptions) -> Result<SealingKey> {
+    if let Some(k) = &opts.vault_key {
+        return Ok(k.clone());
+    }
+    if let Ok(hexkey) = std::env::var("HEROA_VAULT_KEY") {
+        return SealingKey::from_hex(&hexkey);
+    }
+    let Some(path) = &opts.path else {
+        return Ok(SealingKey::generate());
+    };
+    let mut key_path = path.clone().into_os_string();
+    key_path.push(".key");
+    let key_path = PathBuf::from(key_path);
+    match std::fs::read_to_string(&key_path) {
+        Ok(text) => SealingKey::from_hex(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SealingKey::generate();
+            write_private(&key_path, key.to_hex().as_bytes()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot create the vault key file {}", key_path.display()),
+                )
+                .with_source(e)
+            })?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot read the vault key file {}", key_path.display()),
+        )
+        .with_source(e)),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+impl Runtime {
+    /// Opens the control plane. Inside a tokio runtime it uses that runtime; elsewhere
+    /// it starts its own. Runs left `queued` by a previous process are resumed; runs
+    /// that were `running` when it stopped end `failed` with an audit entry saying so.
+    pub fn open(opts: RuntimeOptions) -> Result<Runtime> {
+        let sealing = load_sealing_key(&opts)?;
+        let store = Store::open(opts.path.as_deref(), opts.durability)?;
+        let (tokio, owned) = match tokio::runtime::Handle::try_current() {
+            Ok(h) => (h, None),
+            Err(_) => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .thread_name("heroa-runtime")
+                    .build()
+                    .map_err(|e| Error::internal("cannot start the async runtime").with_source(e))?;
+                (rt.handle().clone(), Some(rt))
+            }
+        };
+        let default_workspace = match store.meta("default_workspace")? {
+            Some(id) => id,
+            None => {
+                let ws = Workspace {
+                    id: new_id("ws"),
+                    name: "default".into(),
+                    tier: opts.default_tier.unwrap_or(Tier::Team),
+                    soc2_accepted_at: None,
+                    created_at: opts.clock.now_rfc3339(),
+                };
+                store.exec(
+                    "INSERT INTO workspaces (id, data) VALUES (?1, ?2)",
+                    rusqlite::params![ws.id, crate::store::to_json(&ws)?],
+                )?;
+                store.set_meta("default_workspace", &ws.id)?;
+                ws.id
+            }
+        };
+        let rt = Runtime {
+            inner: Arc::new(Inner {
+                store,
+                sealing,
+                clock: opts.clock,
+                public_url: opts
+                    .public_url
+                    .unwrap_or_else(|| "heroa://embedded".to_string()),
+                default_workspace,
+                skills: RwLock::new(HashMap::new()),
+                templates: RwLock::new(HashMap::new()),
+                engines: Mutex::new(HashMap::new()),
+                active: Mutex::new(HashMap::new()),
+                approvals: Mutex::new(HashMap::new()),
+                tokio,
+                _owned: owned,
+            }),
+        };
+        builtins::register(&rt);
+        rt.recover()?;
+        Ok(rt)
+    }
+
+    /// An in-memory runtime with defaults.
+    pub fn memory() -> Result<Runtime> {
+        Runtime::open(RuntimeOptions::memory())
+    }
+
+    /// The workspace created on first open; the embedded client acts in it.
+    pub fn default_workspace(&self) -> &str {
+        &self.inner.default_workspace
+    }
+
+    /// The runtime's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Creates a workspace.
+    pub fn create_workspace(&self, name: &str, tier: Tier) -> Result<Workspace> {
+        crate::protocol::check_name("name", name)?;
+        let ws = Workspace {
+            id: new_id("ws"),
+            name: name.to_string(),
+            tier,
+            soc2_accepted_at: None,
+            created_at: self.inner.clock.now_rfc3339(),
+        };
+        self.inner.store.exec(
+            "INSERT INTO workspaces (id, data) VALUES (?1, ?2)",
+            rusqlite::params![ws.id, crate::store::to_json(&ws)?],
+        )?;
+        Ok(ws)
+    }
+
+    /// Reads a workspace.
+    pub fn get_workspace(&self, ws: &str) -> Result<Workspace> {
+        self.inner
+            .store
+            .get("SELECT data FROM workspaces WHERE id = ?1", [ws])?
+            .ok_or_else(|| Error::not_found("workspace", ws))
+    }
+
+    /// All workspaces.
+    pub fn list_workspaces(&self) -> Result<List<Workspace>> {
+        Ok(List {
+            items: self
+                .inner
+                .store
+                .list("SELECT data FROM workspaces ORDER BY id", [])?,
+        })
+    }
+
+    /// Records that the workspace accepted the SOC 2 report (needed for L4 trusted).
+    pub fn accept_soc2(&self, ws: &str) -> Result<Workspace> {
+        let mut w = self.get_workspace(ws)?;
+        if w.tier != Tier::Enterprise {
+            return Err(Error::new(
+                ErrorKind::TierLimit,
+                "SOC 2 report acceptance is for the enterprise tier",
+            ));
+        }
+        if w.soc2_accepted_at.is_none() {
+            w.soc2_accepted_at = Some(self.inner.clock.now_rfc3339());
+            self.inner.store.exec(
+                "UPDATE workspaces SET data = ?2 WHERE id = ?1",
+                rusqlite::params![ws, crate::store::to_json(&w)?],
+            )?;
+        }
+        Ok(w)
+    }
+
+    /// Issues an API key for `ws`. The key is returned once; only its hash is stored.
+    pub fn create_api_key(&self, ws: &str) -> Result<CreatedApiKey> {
+        self.get_workspace(ws)?;
+        let mut raw = [0u8; 24];
+        crate::ids::random_bytes(&mut raw);
+        let key = SecretString::from(format!("heroa_sk_{}", hex::encode(raw)));
+        self.add_api_key(ws, &key)
+    }
+
+    /// Registers a key chosen by the operator (e.g. `HEROA_API_KEY` for `heroa serve`);
+    /// a key already registered for this workspace is accepted as is.
+    pub fn add_api_key(&self, ws: &str, key: &SecretString) -> Result<CreatedApiKey> {
+        if key.expose_secret().len() < 16 {
+            return Err(Error::invalid("api_key", "an API key must be at least 16 characters"));
+        }
+        let hash = hash_key(key.expose_secret());
+        let existing: Option<(String, String)> = self
+            .inner
+            .store
+            .conn()
+            .query_row(
+                "SELECT id, workspace_id FROM api_keys WHERE hash = ?1",
+                [&hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        let id = match existing {
+            Some((id, owner)) if owner == ws => id,
+            Some(_) => {
+                return Err(Error::new(ErrorKind::Conflict, "that API key belongs to another workspace"));
+            }
+            None => {
+                let id = new_id("key");
+                self.inner.store.exec(
+                    "INSERT INTO api_keys (id, workspace_id, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![id, ws, hash, self.inner.clock.now_rfc3339()],
+                )?;
+                id
+            }
+        };
+        Ok(CreatedApiKey {
+            id,
+            workspace_id: ws.to_string(),
+            key: key.clone(),
+        })
+    }
+
+    /// The workspace an API key opens.
+    pub fn authenticate(&self, key: &str) -> Result<String> {
+        let hash = hash_key(key);
+        let ws: Option<String> = self
+            .inner
+            .store
+            .conn()
+            .prepare_cached("SELECT workspace_id FROM api_keys WHERE hash = ?1")?
+            .query_row([&hash], |r| r.get(0))
+            .ok();
+        ws.ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown API key"))
+    }
+
+    /// The workspace inbox (L1 notify notifications), oldest first.
+    pub fn list_inbox(&self, ws: &str) -> Result<List<InboxItem>> {
+        Ok(List {
+            items: self.inner.store.list(
+                "SELECT data FROM inbox WHERE workspace_id = ?1 ORDER BY id",
+                [ws],
+            )?,
+        })
+    }
+
+    /// Registers (or replaces) a skill.
+    pub fn register_skill(&self, skill: Skill) -> Result<()> {
+        let name = skill.info.name.clone();
+        check_skill_name(&name)?;
+        if !(skill.info.cost_usd.is_finite() && skill.info.cost_usd >= 0.0) {
+            return Err(Error::invalid("cost_usd", "cost_usd must be a finite number ≥ 0"));
+        }
+        self.inner
+            .skills
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, skill);
+        Ok(())
+    }
+
+    /// Registers (or replaces) a template.
+    pub fn register_template(&self, template: Template) -> Result<()> {
+        crate::protocol::check_name("template", &template.info.name)?;
+        self.inner
+            .templates
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(template.info.name.clone(), template);
+        Ok(())
+    }
+
+    /// Registered skills, by name.
+    pub fn list_skills(&self) -> List<crate::protocol::SkillInfo> {
+        let skills = self.inner.skills.read().unwrap_or_else(|p| p.into_inner());
+        let mut items: Vec<_> = skills.values().map(|s| s.info.clone()).collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        List { items }
+    }
+
+    /// Registered templates, by name.
+    pub fn list_templates(&self) -> List<crate::protocol::TemplateInfo> {
+        let t = self.inner.templates.read().unwrap_or_else(|p| p.into_inner());
+        let mut items: Vec<_> = t.values().map(|s| s.info.clone()).collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        List { items }
+    }
+
+    pub(crate) fn skill(&self, name: &str) -> Option<Skill> {
+        self.inner
+            .skills
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub(crate) fn template(&self, name: &str) -> Option<Template> {
+        self.inner
+            .templates
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// `audit_url` of a run.
+    pub(crate) fn audit_url(&self, run_id: &str) -> String {
+        format!("{}/v1/runs/{run_id}/audit", self.inner.public_url)
+    }
+}
+
+/// Skill names: 1–128 characters of `a-z A-Z 0-9 : - _ .`.
+fn check_skill_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "name",
+            format!("a skill name must be 1-128 characters of letters, digits, ':', '-', '_' or '.'; got {name:?}"),
+        ))
+    }
+}

@@ -1,0 +1,122 @@
+//! Policy envelopes: versioned Cedar documents per agent; the newest is in force.
+
+use rusqlite::params;
+
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::ids::{check_id, new_id};
+use crate::policy::{PolicyEngine, PolicyError};
+use crate::protocol::{CreatePolicy, List, Policy};
+use crate::store::to_json;
+
+const MAX_DOCUMENT: usize = 64 * 1024;
+
+/// A policy error as an `invalid_argument` on `document`, diagnostics in `details`.
+pub fn document_error(e: PolicyError) -> Error {
+    let diagnostics = match &e {
+        PolicyError::Invalid { diagnostics } | PolicyError::InvalidDocument { diagnostics, .. } => {
+            serde_json::to_value(diagnostics).unwrap_or_default()
+        }
+        PolicyError::DuplicateDocument { .. } => serde_json::Value::Array(vec![]),
+    };
+    Error::invalid("document", e.to_string())
+        .with_details(serde_json::json!({ "diagnostics": diagnostics }))
+}
+
+impl Runtime {
+    /// Validates and stores a new version of the agent's policy envelope. Invalid
+    /// Cedar is rejected with line/column diagnostics and nothing is stored.
+    pub fn create_policy(&self, ws: &str, req: CreatePolicy) -> Result<Policy> {
+        self.get_agent(ws, &req.agent_id)
+            .map_err(|e| e.with_field("agent_id"))?;
+        if req.document.len() > MAX_DOCUMENT {
+            return Err(Error::invalid("document", "document must be at most 65536 bytes"));
+        }
+        let compiled = crate::policy::compile(&req.document).map_err(document_error)?;
+        let policy = self.inner.store.tx(|tx| {
+            let version: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM policies WHERE agent_id = ?1",
+                [&req.agent_id],
+                |r| r.get(0),
+            )?;
+            let policy = Policy {
+                id: new_id("po"),
+                agent_id: req.agent_id.clone(),
+                version,
+                document: req.document.clone(),
+                cedar: compiled.cedar.clone(),
+                translations: compiled.translations.clone(),
+                created_at: self.inner.clock.now_rfc3339(),
+            };
+            tx.execute(
+                "INSERT INTO policies (id, workspace_id, agent_id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![policy.id, ws, policy.agent_id, policy.version, to_json(&policy)?],
+            )?;
+            Ok(policy)
+        })?;
+        self.inner
+            .engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&req.agent_id);
+        Ok(policy)
+    }
+
+    /// Policy versions, optionally of one agent, oldest first.
+    pub fn list_policies(&self, ws: &str, agent_id: Option<&str>) -> Result<List<Policy>> {
+        let items = match agent_id {
+            Some(a) => {
+                check_id("agent_id", "ag", a)?;
+                self.inner.store.list(
+                    "SELECT data FROM policies WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY version",
+                    params![ws, a],
+                )?
+            }
+            None => self.inner.store.list(
+                "SELECT data FROM policies WHERE workspace_id = ?1 ORDER BY id",
+                [ws],
+            )?,
+        };
+        Ok(List { items })
+    }
+
+    /// One policy version.
+    pub fn get_policy(&self, ws: &str, id: &str) -> Result<Policy> {
+        check_id("policy_id", "po", id)?;
+        self.inner
+            .store
+            .get("SELECT data FROM policies WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?
+            .ok_or_else(|| Error::not_found("policy", id))
+    }
+
+    /// The agent's envelope in force, compiled once and cached; `None` when the agent
+    /// has no policy (every skill call is then denied).
+    pub(crate) fn envelope(&self, ws: &str, agent_id: &str) -> Result<Option<PolicyEngine>> {
+        if let Some(e) = self
+            .inner
+            .engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(agent_id)
+        {
+            return Ok(e.clone());
+        }
+        let newest: Option<Policy> = self.inner.store.get(
+            "SELECT data FROM policies WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY version DESC LIMIT 1",
+            params![ws, agent_id],
+        )?;
+        let engine = match newest {
+            Some(p) => Some(
+                PolicyEngine::new(&[(p.id.as_str(), p.document.as_str())])
+                    .map_err(|e| Error::internal("a stored policy no longer compiles").with_source(e))?,
+            ),
+            None => None,
+        };
+        self.inner
+            .engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent_id.to_string(), engine.clone());
+        Ok(engine)
+    }
+}

@@ -1,0 +1,359 @@
+//! Runs: start, read, list, wait, cancel; audit records; approvals; crash recovery.
+
+use std::time::Duration;
+
+use rusqlite::params;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::Runtime;
+use super::execution::{execute, insert_event, save_run};
+use crate::audit::next_event;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::{check_id, new_id};
+use crate::protocol::{
+    Agent, Approval, ApprovalStatus, AuditEvent, AuditRecord, AuditVerification, DecideApproval,
+    List, Run, RunStatus, StartRun,
+};
+use crate::store::{to_json, tx_get};
+
+/// Channels of a run that has not ended.
+pub(crate) struct ActiveRun {
+    status: watch::Sender<RunStatus>,
+    cancel: watch::Sender<bool>,
+}
+
+const MAX_INPUT: usize = 1024 * 1024;
+
+impl Runtime {
+    /// Starts a run of `agent_id` with `input`. The run is stored (`queued`) before
+    /// this returns; it then executes in the background.
+    pub fn start_run(&self, ws: &str, agent_id: &str, req: StartRun) -> Result<Run> {
+        let agent = self.get_agent(ws, agent_id).map_err(|e| e.with_field("agent_id"))?;
+        let input = if req.input.is_null() { json!({}) } else { req.input };
+        if to_json(&input)?.len() > MAX_INPUT {
+            return Err(Error::invalid("input", "input must be at most 1 MiB of JSON"));
+        }
+        let now = self.inner.clock.now_rfc3339();
+        let id = new_id("run");
+        let run = Run {
+            audit_url: self.audit_url(&id),
+            id,
+            agent_id: agent.id.clone(),
+            status: RunStatus::Queued,
+            input,
+            output: None,
+            error: None,
+            cost_usd: 0.0,
+            promotion: agent.promotion,
+            actions_executed: 0,
+            actions_blocked: 0,
+            actions_shadowed: 0,
+            actions_skipped: 0,
+            created_at: now.clone(),
+            started_at: None,
+            finished_at: None,
+        };
+        let first = next_event(
+            None,
+            now,
+            "run.queued",
+            json!({"agent_id": agent.id, "agent_name": agent.name, "region": agent.region,
+                   "promotion": agent.promotion, "template": agent.template, "input": run.input}),
+        );
+        self.inner.store.tx(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO runs (id, workspace_id, agent_id, status, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![run.id, ws, run.agent_id, run.status.as_str(), to_json(&run)?])?;
+            insert_event(tx, &run.id, &first)
+        })?;
+        self.spawn_run(ws, run.clone(), agent, first);
+        Ok(run)
+    }
+
+    fn spawn_run(&self, ws: &str, run: Run, agent: Agent, head: AuditEvent) {
+        let (status, _) = watch::channel(run.status);
+        let (cancel, cancel_rx) = watch::channel(false);
+        self.inner
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.id.clone(), ActiveRun { status, cancel });
+        let rt = self.clone();
+        let ws = ws.to_string();
+        self.inner
+            .tokio
+            .spawn(async move { execute(rt, ws, run, agent, head, cancel_rx).await });
+    }
+
+    pub(crate) fn publish_status(&self, run_id: &str, status: RunStatus) {
+        if let Some(a) = self
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run_id)
+        {
+            a.status.send_replace(status);
+        }
+    }
+
+    pub(crate) fn finish_active(&self, run_id: &str, status: RunStatus) {
+        if let Some(a) = self
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(run_id)
+        {
+            a.status.send_replace(status);
+        }
+    }
+
+    /// Reads a run.
+    pub fn get_run(&self, ws: &str, id: &str) -> Result<Run> {
+        check_id("run_id", "run", id)?;
+        self.inner
+            .store
+            .get("SELECT data FROM runs WHERE id = ?1 AND workspace_id = ?2", params![id, ws])?
+            .ok_or_else(|| Error::not_found("run", id))
+    }
+
+    /// Runs, optionally of one agent, oldest first.
+    pub fn list_runs(&self, ws: &str, agent_id: Option<&str>) -> Result<List<Run>> {
+        let items = match agent_id {
+            Some(a) => {
+                check_id("agent_id", "ag", a)?;
+                self.inner.store.list(
+                    "SELECT data FROM runs WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY id",
+                    params![ws, a],
+                )?
+            }
+            None => self
+                .inner
+                .store
+                .list("SELECT data FROM runs WHERE workspace_id = ?1 ORDER BY id", [ws])?,
+        };
+        Ok(List { items })
+    }
+
+    /// Waits until the run ends, at most `timeout`; a `timeout` error if it has not.
+    pub async fn wait_run(&self, ws: &str, id: &str, timeout: Duration) -> Result<Run> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|a| a.status.subscribe());
+        loop {
+            let run = self.get_run(ws, id)?;
+            if run.status.is_terminal() {
+                return Ok(run);
+            }
+            let Some(r) = rx.as_mut() else {
+                return Ok(run);
+            };
+            match tokio::time::timeout_at(deadline, r.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => rx = None,
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("run {id} is still {} after {} ms", run.status, timeout.as_millis()),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Cancels a run in progress (pending approvals are cancelled with it). A run that
+    /// has ended is returned unchanged.
+    pub async fn cancel_run(&self, ws: &str, id: &str) -> Result<Run> {
+        let run = self.get_run(ws, id)?;
+        if run.status.is_terminal() {
+            return Ok(run);
+        }
+        let sent = self
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|a| a.cancel.send_replace(true))
+            .is_some();
+        if sent {
+            self.wait_run(ws, id, Duration::from_secs(30)).await
+        } else {
+            Ok(run)
+        }
+    }
+
+    /// The run's immutable audit record.
+    pub fn audit(&self, ws: &str, run_id: &str) -> Result<AuditRecord> {
+        let run = self.get_run(ws, run_id)?;
+        let events: Vec<AuditEvent> = self.inner.store.list(
+            "SELECT data FROM audit_events WHERE run_id = ?1 ORDER BY seq",
+            [run_id],
+        )?;
+        Ok(AuditRecord {
+            run_id: run.id,
+            agent_id: run.agent_id,
+            head_hash: events.last().map(|e| e.hash.clone()).unwrap_or_default(),
+            events,
+        })
+    }
+
+    /// Recomputes the run's audit chain.
+    pub fn verify_audit(&self, ws: &str, run_id: &str) -> Result<AuditVerification> {
+        let record = self.audit(ws, run_id)?;
+        Ok(crate::audit::verify(run_id, &record.events))
+    }
+
+    /// Approvals, optionally only those with `status`, oldest first.
+    pub fn list_approvals(&self, ws: &str, status: Option<&str>) -> Result<List<Approval>> {
+        let items = match status {
+            Some(s) => {
+                let s = ApprovalStatus::parse_field("status", s)?;
+                self.inner.store.list(
+                    "SELECT data FROM approvals WHERE workspace_id = ?1 AND status = ?2 ORDER BY id",
+                    params![ws, s.as_str()],
+                )?
+            }
+            None => self.inner.store.list(
+                "SELECT data FROM approvals WHERE workspace_id = ?1 ORDER BY id",
+                [ws],
+            )?,
+        };
+        Ok(List { items })
+    }
+
+    /// One approval.
+    pub fn get_approval(&self, ws: &str, id: &str) -> Result<Approval> {
+        check_id("approval_id", "apr", id)?;
+        self.inner
+            .store
+            .get("SELECT data FROM approvals WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?
+            .ok_or_else(|| Error::not_found("approval", id))
+    }
+
+    /// Approves a held write: it executes.
+    pub fn approve(&self, ws: &str, id: &str, req: DecideApproval) -> Result<Approval> {
+        self.decide(ws, id, ApprovalStatus::Approved, req.by)
+    }
+
+    /// Denies a held write: it is skipped and the run ends `partial`.
+    pub fn deny(&self, ws: &str, id: &str, req: DecideApproval) -> Result<Approval> {
+        self.decide(ws, id, ApprovalStatus::Denied, req.by)
+    }
+
+    fn decide(&self, ws: &str, id: &str, status: ApprovalStatus, by: Option<String>) -> Result<Approval> {
+        let a = self.get_approval(ws, id)?;
+        if a.status == ApprovalStatus::Pending
+            && crate::clock::parse_rfc3339(&a.expires_at).is_some_and(|t| self.inner.clock.now_ms() >= t)
+        {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("approval {id} lapsed at {}; the action is skipped", a.expires_at),
+            ));
+        }
+        let decided = self.decide_approval_row(ws, id, status, by)?;
+        if decided.status != status {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("approval {id} is already {}", decided.status),
+            ));
+        }
+        if let Some(tx) = self
+            .inner
+            .approvals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
+            let _ = tx.send(status == ApprovalStatus::Approved);
+        }
+        Ok(decided)
+    }
+
+    /// Moves a pending approval to `status`; returns the approval as stored after.
+    pub(crate) fn decide_approval_row(
+        &self,
+        ws: &str,
+        id: &str,
+        status: ApprovalStatus,
+        by: Option<String>,
+    ) -> Result<Approval> {
+        let now = self.inner.clock.now_rfc3339();
+        self.inner.store.tx(|tx| {
+            let mut a: Approval = tx_get(
+                tx,
+                "SELECT data FROM approvals WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, id],
+            )?
+            .ok_or_else(|| Error::not_found("approval", id))?;
+            if a.status == ApprovalStatus::Pending {
+                a.status = status;
+                a.decided_at = Some(now);
+                a.decided_by = by;
+                tx.execute(
+                    "UPDATE approvals SET status = ?2, data = ?3 WHERE id = ?1",
+                    params![id, status.as_str(), to_json(&a)?],
+                )?;
+            }
+            Ok(a)
+        })
+    }
+
+    /// After a restart: `queued` runs execute; `running` runs end `failed` (they were
+    /// interrupted); pending approvals are cancelled.
+    pub(crate) fn recover(&self) -> Result<()> {
+        let stale: Vec<(String, String)> = {
+            let conn = self.inner.store.conn();
+            let mut stmt = conn.prepare("SELECT id, workspace_id FROM runs WHERE status IN ('queued', 'running') ORDER BY id")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        self.inner.store.exec(
+            "UPDATE approvals SET status = 'cancelled', data = json_set(data, '$.status', 'cancelled') WHERE status = 'pending'",
+            [],
+        )?;
+        for (id, ws) in stale {
+            let mut run = self.get_run(&ws, &id)?;
+            let head: AuditEvent = self
+                .inner
+                .store
+                .get(
+                    "SELECT data FROM audit_events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    [&id],
+                )?
+                .ok_or_else(|| Error::internal(format!("run {id} has no audit record")))?;
+            if run.status == RunStatus::Queued {
+                match self.get_agent(&ws, &run.agent_id) {
+                    Ok(agent) => {
+                        self.spawn_run(&ws, run, agent, head);
+                        continue;
+                    }
+                    Err(_) => run.error = Some("the agent was deleted before the run started".into()),
+                }
+            } else {
+                run.error = Some("interrupted: the runtime stopped while this run was executing".into());
+            }
+            run.status = RunStatus::Failed;
+            run.finished_at = Some(self.inner.clock.now_rfc3339());
+            let event = next_event(
+                Some(&head),
+                self.inner.clock.now_rfc3339(),
+                "run.interrupted",
+                json!({"status": run.status, "error": run.error}),
+            );
+            self.inner.store.tx(|tx| {
+                insert_event(tx, &id, &event)?;
+                save_run(tx, &run)
+            })?;
+        }
+        Ok(())
+    }
+}
