@@ -13,7 +13,13 @@ use crate::protocol::{AuditEvent, AuditVerification};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of an event given its predecessor's hash.
-pub fn event_hash(prev_hash: &str, seq: u64, at: &str, kind: &str, data: &serde_json::Value) -> String {
+pub fn event_hash(
+    prev_hash: &str,
+    seq: u64,
+    at: &str,
+    kind: &str,
+    data: &serde_json::Value,
+) -> String {
     #[derive(serde::Serialize)]
     struct Canon<'a> {
         seq: u64,
@@ -22,7 +28,13 @@ pub fn event_hash(prev_hash: &str, seq: u64, at: &str, kind: &str, data: &serde_
         kind: &'a str,
         data: &'a serde_json::Value,
     }
-    let body = serde_json::to_vec(&Canon { seq, at, kind, data }).expect("JSON of a JSON value");
+    let body = serde_json::to_vec(&Canon {
+        seq,
+        at,
+        kind,
+        data,
+    })
+    .expect("JSON of a JSON value");
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
@@ -31,7 +43,12 @@ pub fn event_hash(prev_hash: &str, seq: u64, at: &str, kind: &str, data: &serde_
 }
 
 /// Builds the next event of a chain.
-pub fn next_event(prev: Option<&AuditEvent>, at: String, kind: &str, data: serde_json::Value) -> AuditEvent {
+pub fn next_event(
+    prev: Option<&AuditEvent>,
+    at: String,
+    kind: &str,
+    data: serde_json::Value,
+) -> AuditEvent {
     let (seq, prev_hash) = match prev {
         Some(p) => (p.seq + 1, p.hash.clone()),
         None => (0, GENESIS.to_string()),
@@ -87,8 +104,18 @@ mod tests {
     use serde_json::json;
 
     fn chain() -> Vec<AuditEvent> {
-        let a = next_event(None, "2026-01-01T00:00:00Z".into(), "run.started", json!({"x": 1}));
-        let b = next_event(Some(&a), "2026-01-01T00:00:01Z".into(), "run.completed", json!({}));
+        let a = next_event(
+            None,
+            "2026-01-01T00:00:00Z".into(),
+            "run.started",
+            json!({"x": 1}),
+        );
+        let b = next_event(
+            Some(&a),
+            "2026-01-01T00:00:01Z".into(),
+            "run.completed",
+            json!({}),
+        );
         vec![a, b]
     }
 

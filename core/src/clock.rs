@@ -76,7 +76,8 @@ impl Clock {
         match &*self.0 {
             Inner::System => panic!("Clock::advance needs a manual clock"),
             Inner::Manual { now, tick } => {
-                let t = now.fetch_add(by.as_millis() as i64, Ordering::SeqCst) + by.as_millis() as i64;
+                let t =
+                    now.fetch_add(by.as_millis() as i64, Ordering::SeqCst) + by.as_millis() as i64;
                 tick.send_replace(t);
             }
         }
@@ -125,7 +126,10 @@ mod tests {
     #[test]
     fn formats_and_parses() {
         assert_eq!(format_ms(1_777_118_400_000), "2026-04-25T12:00:00Z");
-        assert_eq!(parse_rfc3339("2026-04-25T12:00:00Z"), Some(1_777_118_400_000));
+        assert_eq!(
+            parse_rfc3339("2026-04-25T12:00:00Z"),
+            Some(1_777_118_400_000)
+        );
     }
 
     #[tokio::test]

@@ -30,4 +30,4 @@ pub mod store;
 
 pub use client::Client;
 pub use error::{Error, ErrorKind, Result};
-pub use runtime::{Runtime, RuntimeOptions, RunContext, Skill, SkillCall, SkillOutcome, Template};
+pub use runtime::{RunContext, Runtime, RuntimeOptions, Skill, SkillCall, SkillOutcome, Template};

@@ -31,10 +31,16 @@ impl SealingKey {
     /// From 64 hex characters.
     pub fn from_hex(text: &str) -> Result<Self> {
         let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
-            Error::invalid("vault_key", "the vault key must be 64 hexadecimal characters")
+            Error::invalid(
+                "vault_key",
+                "the vault key must be 64 hexadecimal characters",
+            )
         })?);
         let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            Error::invalid("vault_key", "the vault key must be 64 hexadecimal characters")
+            Error::invalid(
+                "vault_key",
+                "the vault key must be 64 hexadecimal characters",
+            )
         })?;
         Ok(SealingKey(Zeroizing::new(arr)))
     }
@@ -84,8 +90,8 @@ impl SealingKey {
                     )
                 })?,
         );
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| Error::internal("vault value is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(&plain).map_err(|_| Error::internal("vault value is not UTF-8"))?;
         Ok(SecretString::from(text.to_owned()))
     }
 }
@@ -105,7 +111,10 @@ mod tests {
         let v = SecretString::from("s3cr3t-value".to_string());
         let sealed = k.seal("ws/vlt_a", &v);
         assert!(!sealed.windows(6).any(|w| w == b"s3cr3t"));
-        assert_eq!(k.open("ws/vlt_a", &sealed).unwrap().expose_secret(), "s3cr3t-value");
+        assert_eq!(
+            k.open("ws/vlt_a", &sealed).unwrap().expose_secret(),
+            "s3cr3t-value"
+        );
         assert!(k.open("ws/vlt_b", &sealed).is_err());
         assert!(SealingKey::generate().open("ws/vlt_a", &sealed).is_err());
         let k2 = SealingKey::from_hex(&k.to_hex()).unwrap();

@@ -50,7 +50,8 @@ struct AppState {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.kind().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if self.kind() == ErrorKind::Internal {
             tracing::error!(error = ?self, "internal error");
         }
@@ -90,7 +91,17 @@ struct JsonBody<T>(T);
 
 /// Turns a serde error into `invalid_argument` naming the field.
 pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid(
+            "body",
+            "the request body must be a JSON object",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -98,10 +109,18 @@ pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         let msg = inner.to_string();
         let quoted = msg.split('`').nth(1).map(str::to_string);
         let field = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "body".to_string(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "body".to_string()
+            }
             _ if msg.starts_with("unknown field") || msg.starts_with("missing field") => {
                 let name = quoted.unwrap_or_default();
-                if path == "." { name } else { format!("{path}.{name}") }
+                if path == "." {
+                    name
+                } else if path == name || path.ends_with(&format!(".{name}")) {
+                    path
+                } else {
+                    format!("{path}.{name}")
+                }
             }
             _ if path == "." => "body".to_string(),
             _ => path,
@@ -119,9 +138,10 @@ pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Error;
     async fn from_request(req: Request, _: &S) -> Result<Self> {
-        let bytes = Bytes::from_request(req, &())
-            .await
-            .map_err(|_| Error::new(ErrorKind::PayloadTooLarge, "the request body is too large").with_field("body"))?;
+        let bytes = Bytes::from_request(req, &()).await.map_err(|_| {
+            Error::new(ErrorKind::PayloadTooLarge, "the request body is too large")
+                .with_field("body")
+        })?;
         decode_json(&bytes).map(JsonBody)
     }
 }
@@ -250,10 +270,16 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         }))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
-        .route("/v1/health", get(|| async { ok(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/v1/health",
+            get(|| async { ok(serde_json::json!({"status": "ok"})) }),
+        )
         .merge(api)
         .fallback(|| async {
-            Error::new(ErrorKind::NotFound, "no such endpoint; see openapi.yaml for the protocol")
+            Error::new(
+                ErrorKind::NotFound,
+                "no such endpoint; see openapi.yaml for the protocol",
+            )
         })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -271,7 +297,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Bearer auth, then idempotent replay of `POST`s with an `Idempotency-Key`.
 async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(key) = bearer(req.headers()) else {
-        return Error::new(ErrorKind::Unauthenticated, "missing bearer API key (Authorization: Bearer …)").into_response();
+        return Error::new(
+            ErrorKind::Unauthenticated,
+            "missing bearer API key (Authorization: Bearer …)",
+        )
+        .into_response();
     };
     let ws = match s.rt.authenticate(key) {
         Ok(ws) => ws,
@@ -291,14 +321,26 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     }
 }
 
-async fn idempotent(s: &AppState, ws: &str, key: &str, req: Request, next: Next) -> Result<Response> {
+async fn idempotent(
+    s: &AppState,
+    ws: &str,
+    key: &str,
+    req: Request,
+    next: Next,
+) -> Result<Response> {
     if key.is_empty() || key.len() > 255 {
-        return Err(Error::invalid("Idempotency-Key", "Idempotency-Key must be 1-255 characters"));
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1-255 characters",
+        ));
     }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, s.opts.max_body_bytes)
         .await
-        .map_err(|_| Error::new(ErrorKind::PayloadTooLarge, "the request body is too large").with_field("body"))?;
+        .map_err(|_| {
+            Error::new(ErrorKind::PayloadTooLarge, "the request body is too large")
+                .with_field("body")
+        })?;
     let mut h = Sha256::new();
     h.update(parts.uri.path().as_bytes());
     h.update(b"\n");
@@ -322,15 +364,20 @@ async fn idempotent(s: &AppState, ws: &str, key: &str, req: Request, next: Next)
             .with_field("Idempotency-Key"));
         }
         Some((_, 0, _)) => {
-            return Err(Error::new(ErrorKind::Conflict, "a request with this Idempotency-Key is in progress")
-                .with_field("Idempotency-Key")
-                .with_retry_after(Duration::from_secs(1)));
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "a request with this Idempotency-Key is in progress",
+            )
+            .with_field("Idempotency-Key")
+            .with_retry_after(Duration::from_secs(1)));
         }
         Some((_, status, body)) => {
             let mut resp = Response::new(Body::from(body));
             *resp.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-            resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             return Ok(resp);
         }
         None => {}
@@ -339,7 +386,9 @@ async fn idempotent(s: &AppState, ws: &str, key: &str, req: Request, next: Next)
         "INSERT OR IGNORE INTO idempotency (workspace_id, key, request_hash, status, body) VALUES (?1, ?2, ?3, 0, x'')",
         rusqlite::params![ws, key, hash],
     )?;
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     if !resp.status().is_success() {
         store.exec(
             "DELETE FROM idempotency WHERE workspace_id = ?1 AND key = ?2",
@@ -372,7 +421,9 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Error::new(ErrorKind::Unavailable, format!("cannot listen on {addr}")).with_source(e)
         })?;
-        let addr = listener.local_addr().map_err(|e| Error::internal("local address").with_source(e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal("local address").with_source(e))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(rt, opts);
         let task = tokio::spawn(async move {
@@ -424,7 +475,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -117,7 +117,10 @@ impl Store {
     }
 
     /// Runs `f` in one transaction.
-    pub(crate) fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn tx<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let out = f(&tx)?;
@@ -143,7 +146,11 @@ impl Store {
     }
 
     /// One JSON row by a query returning its `data` column.
-    pub(crate) fn get<T: DeserializeOwned>(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<T>> {
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<T>> {
         let conn = self.conn();
         let text: Option<String> = conn
             .prepare_cached(sql)?
@@ -153,7 +160,11 @@ impl Store {
     }
 
     /// Many JSON rows by a query returning their `data` column.
-    pub(crate) fn list<T: DeserializeOwned>(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<T>> {
+    pub(crate) fn list<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<T>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;

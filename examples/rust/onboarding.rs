@@ -42,37 +42,45 @@ fn register_host_code(client: &Client) -> heroa::Result<()> {
         .cost_usd(0.05),
     )?;
     rt.register_skill(
-        Skill::new("slack:post", SkillKind::Write, |_| async move { Ok(json!({"ok": true})) })
-            .external(true)
-            .cost_usd(0.01),
+        Skill::new("slack:post", SkillKind::Write, |_| async move {
+            Ok(json!({"ok": true}))
+        })
+        .external(true)
+        .cost_usd(0.01),
     )?;
     // The agent's run loop.
-    rt.register_template(Template::new("lead-research", |ctx: RunContext| async move {
-        let list = ctx.input["hubspot_list_id"].clone();
-        let read = ctx
-            .call("hubspot:contact:read", json!({"list_id": list}))
-            .await
-            .map_err(|e| e.to_string())?;
-        let contacts: Vec<Value> = match read.output() {
-            Some(out) => out["contacts"].as_array().cloned().unwrap_or_default(),
-            // L0 shadow: the external read was recorded, not made; use a dry-run list.
-            None => vec![json!("c-shadow")],
-        };
-        let mut enriched = Vec::new();
-        for c in &contacts {
-            let r = ctx
-                .call("hubspot:contact:enrich", json!({"contact": c}))
+    rt.register_template(Template::new(
+        "lead-research",
+        |ctx: RunContext| async move {
+            let list = ctx.input["hubspot_list_id"].clone();
+            let read = ctx
+                .call("hubspot:contact:read", json!({"list_id": list}))
                 .await
                 .map_err(|e| e.to_string())?;
-            enriched.push(json!(r));
-        }
-        // Not in the envelope: blocked, audited, not charged; the run ends `partial`.
-        let post = ctx
-            .call("slack:post", json!({"channel": "#leads", "text": "enriched"}))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(json!({"contacts": contacts.len(), "enriched": enriched, "slack": post}))
-    }))?;
+            let contacts: Vec<Value> = match read.output() {
+                Some(out) => out["contacts"].as_array().cloned().unwrap_or_default(),
+                // L0 shadow: the external read was recorded, not made; use a dry-run list.
+                None => vec![json!("c-shadow")],
+            };
+            let mut enriched = Vec::new();
+            for c in &contacts {
+                let r = ctx
+                    .call("hubspot:contact:enrich", json!({"contact": c}))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                enriched.push(json!(r));
+            }
+            // Not in the envelope: blocked, audited, not charged; the run ends `partial`.
+            let post = ctx
+                .call(
+                    "slack:post",
+                    json!({"channel": "#leads", "text": "enriched"}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(json!({"contacts": contacts.len(), "enriched": enriched, "slack": post}))
+        },
+    ))?;
     Ok(())
 }
 
@@ -88,14 +96,21 @@ async fn main() -> heroa::Result<()> {
             description: Some("Enriches CRM leads with firmographic data. Runs nightly.".into()),
             runtime: Some("r1".into()),
             template: Some("lead-research".into()),
-            ..RegisterAgent::new(format!("lead-research-{}", &heroa::ids::ulid()[20..]), "us-east")
+            ..RegisterAgent::new(
+                format!("lead-research-{}", &heroa::ids::ulid()[20..]),
+                "us-east",
+            )
         })
         .await?;
     println!("step 1  agent registered: {} ({})", agent.id, agent.name);
-    println!("step 2  region: {} (fixed for the life of this identity)", agent.region);
+    println!(
+        "step 2  region: {} (fixed for the life of this identity)",
+        agent.region
+    );
 
     // Step 3: bind a credential. The value never comes back; the fingerprint does.
-    let token = std::env::var("HUBSPOT_PRIVATE_APP_TOKEN").unwrap_or_else(|_| "pat-demo-0000".into());
+    let token =
+        std::env::var("HUBSPOT_PRIVATE_APP_TOKEN").unwrap_or_else(|_| "pat-demo-0000".into());
     let entry = client
         .vault()
         .put(
@@ -103,37 +118,74 @@ async fn main() -> heroa::Result<()> {
                 .description("HubSpot private-app token for lead-research agent"),
         )
         .await?;
-    println!("step 3  vault entry {} fingerprint {}", entry.key, entry.fingerprint);
+    println!(
+        "step 3  vault entry {} fingerprint {}",
+        entry.key, entry.fingerprint
+    );
 
     // Step 4: the policy envelope, exactly as the docs write it.
     let policy = client.policies().create(&agent.id, SEED_POLICY).await?;
-    println!("step 4  policy {} v{} ({} translation(s) to plain Cedar)", policy.id, policy.version, policy.translations.len());
+    println!(
+        "step 4  policy {} v{} ({} translation(s) to plain Cedar)",
+        policy.id,
+        policy.version,
+        policy.translations.len()
+    );
     for t in &policy.translations {
-        println!("          line {} col {}: {} -> {}", t.line, t.column, t.original, t.translated);
+        println!(
+            "          line {} col {}: {} -> {}",
+            t.line, t.column, t.original, t.translated
+        );
     }
 
     // Step 5: L0 shadow first — runs fully, writes nothing, no external calls.
-    client.agents().set_promotion(&agent.id, PromotionLevel::L0Shadow).await?;
-    let run = client.agents().run(&agent.id, json!({"hubspot_list_id": "hs-list-007"})).await?;
-    let shadow = client.runs().wait(&run.id, Duration::from_secs(120)).await?;
+    client
+        .agents()
+        .set_promotion(&agent.id, PromotionLevel::L0Shadow)
+        .await?;
+    let run = client
+        .agents()
+        .run(&agent.id, json!({"hubspot_list_id": "hs-list-007"}))
+        .await?;
+    let shadow = client
+        .runs()
+        .wait(&run.id, Duration::from_secs(120))
+        .await?;
     println!(
         "step 5  L0 shadow run {}: {} — {} shadowed, {} executed, {} blocked, cost ${}",
-        shadow.id, shadow.status, shadow.actions_shadowed, shadow.actions_executed, shadow.actions_blocked, shadow.cost_usd
+        shadow.id,
+        shadow.status,
+        shadow.actions_shadowed,
+        shadow.actions_executed,
+        shadow.actions_blocked,
+        shadow.cost_usd
     );
 
     // Promote after reviewing the audit trace.
-    client.agents().set_promotion(&agent.id, PromotionLevel::L1Notify).await?;
+    client
+        .agents()
+        .set_promotion(&agent.id, PromotionLevel::L1Notify)
+        .await?;
     println!("        promoted to L1_notify");
 
     // Step 6: run and wait.
-    let run = client.agents().run(&agent.id, json!({"hubspot_list_id": "hs-list-007"})).await?;
-    let result = client.runs().wait(&run.id, Duration::from_secs(120)).await?;
+    let run = client
+        .agents()
+        .run(&agent.id, json!({"hubspot_list_id": "hs-list-007"}))
+        .await?;
+    let result = client
+        .runs()
+        .wait(&run.id, Duration::from_secs(120))
+        .await?;
     println!("step 6  run {}", result.id);
     println!("        status    {}", result.status);
     println!("        cost_usd  {}", result.cost_usd);
     println!("        audit_url {}", result.audit_url);
     let verified = client.runs().verify_audit(&result.id).await?;
-    println!("        audit chain: {} events, valid = {}", verified.events, verified.valid);
+    println!(
+        "        audit chain: {} events, valid = {}",
+        verified.events, verified.valid
+    );
     let inbox = client.workspace().inbox().await?;
     if let Some(n) = inbox.items.last() {
         println!("        inbox: {}", n.message);

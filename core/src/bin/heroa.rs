@@ -14,7 +14,11 @@ use heroa::{Client, Error, ErrorKind, Runtime, RuntimeOptions};
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "heroa", version, about = "Heroa: agent hosting as a tool call. Embedded control plane included.")]
+#[command(
+    name = "heroa",
+    version,
+    about = "Heroa: agent hosting as a tool call. Embedded control plane included."
+)]
 struct Cli {
     /// Embedded data file (used unless --remote / HEROA_BASE_URL is set).
     #[arg(long, global = true, env = "HEROA_DATA", default_value = "heroa.db")]
@@ -205,15 +209,24 @@ fn timeout(text: &str) -> heroa::Result<Duration> {
 fn client(cli: &Cli) -> heroa::Result<Client> {
     match &cli.remote {
         Some(url) if !url.is_empty() => {
-            let key = std::env::var("HEROA_API_KEY")
-                .map_err(|_| Error::invalid("HEROA_API_KEY", "set HEROA_API_KEY to use a remote control plane"))?;
+            let key = std::env::var("HEROA_API_KEY").map_err(|_| {
+                Error::invalid(
+                    "HEROA_API_KEY",
+                    "set HEROA_API_KEY to use a remote control plane",
+                )
+            })?;
             Client::remote(url, SecretString::from(key))
         }
         _ => Client::embedded(Some(cli.data.clone())),
     }
 }
 
-async fn serve(cli: &Cli, bind: SocketAddr, max_body_bytes: usize, public_url: Option<String>) -> heroa::Result<()> {
+async fn serve(
+    cli: &Cli,
+    bind: SocketAddr,
+    max_body_bytes: usize,
+    public_url: Option<String>,
+) -> heroa::Result<()> {
     let rt = Runtime::open(RuntimeOptions {
         public_url: Some(public_url.unwrap_or_else(|| format!("http://{bind}"))),
         ..RuntimeOptions::file(&cli.data)
@@ -230,11 +243,26 @@ async fn serve(cli: &Cli, bind: SocketAddr, max_body_bytes: usize, public_url: O
                 let key = rt.create_api_key(rt.default_workspace())?;
                 write_private(&path, key.reveal())?;
             }
-            eprintln!("HEROA_API_KEY is not set: the API key for the default workspace is in {}", path.display());
+            eprintln!(
+                "HEROA_API_KEY is not set: the API key for the default workspace is in {}",
+                path.display()
+            );
         }
     }
-    let server = Server::start(rt, bind, ServeOptions { max_body_bytes, ..Default::default() }).await?;
-    eprintln!("heroa serve: listening on {} (data: {})", server.url(), cli.data.display());
+    let server = Server::start(
+        rt,
+        bind,
+        ServeOptions {
+            max_body_bytes,
+            ..Default::default()
+        },
+    )
+    .await?;
+    eprintln!(
+        "heroa serve: listening on {} (data: {})",
+        server.url(),
+        cli.data.display()
+    );
     server.run_until_signal().await
 }
 
@@ -249,12 +277,22 @@ fn write_private(path: &std::path::Path, text: &str) -> heroa::Result<()> {
     }
     o.open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot write {}", path.display())).with_source(e))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot write {}", path.display()),
+            )
+            .with_source(e)
+        })
 }
 
 async fn main_inner(cli: Cli) -> heroa::Result<()> {
     match &cli.cmd {
-        Cmd::Serve { bind, max_body_bytes, public_url } => serve(&cli, *bind, *max_body_bytes, public_url.clone()).await,
+        Cmd::Serve {
+            bind,
+            max_body_bytes,
+            public_url,
+        } => serve(&cli, *bind, *max_body_bytes, public_url.clone()).await,
         Cmd::ApiKey => {
             let rt = Runtime::open(RuntimeOptions::file(&cli.data))?;
             let key = rt.create_api_key(rt.default_workspace())?;
@@ -264,7 +302,12 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
         Cmd::Agents(a) => {
             let c = client(&cli)?;
             match a {
-                AgentCmd::Register { name, region, description, template } => print(
+                AgentCmd::Register {
+                    name,
+                    region,
+                    description,
+                    template,
+                } => print(
                     &c.agents()
                         .register(RegisterAgent {
                             description: description.clone(),
@@ -279,13 +322,20 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                     let level: PromotionLevel = level.parse()?;
                     print(&c.agents().set_promotion(agent_id, level).await?)
                 }
-                AgentCmd::Update { agent_id, description, template } => print(
+                AgentCmd::Update {
+                    agent_id,
+                    description,
+                    template,
+                } => print(
                     &c.agents()
-                        .update(agent_id, UpdateAgent {
-                            description: description.clone(),
-                            template: template.clone(),
-                            ..Default::default()
-                        })
+                        .update(
+                            agent_id,
+                            UpdateAgent {
+                                description: description.clone(),
+                                template: template.clone(),
+                                ..Default::default()
+                            },
+                        )
                         .await?,
                 ),
                 AgentCmd::Delete { agent_id } => c.agents().delete(agent_id).await,
@@ -294,17 +344,28 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
         Cmd::Vault(v) => {
             let c = client(&cli)?;
             match v {
-                VaultCmd::Put { agent, key, stdin, from_env, description, scope } => {
+                VaultCmd::Put {
+                    agent,
+                    key,
+                    stdin,
+                    from_env,
+                    description,
+                    scope,
+                } => {
                     let value = match (stdin, from_env) {
                         (true, None) => {
                             let mut s = String::new();
-                            std::io::stdin()
-                                .read_to_string(&mut s)
-                                .map_err(|e| Error::invalid("value", "cannot read the value from stdin").with_source(e))?;
+                            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                                Error::invalid("value", "cannot read the value from stdin")
+                                    .with_source(e)
+                            })?;
                             s.trim_end_matches(['\r', '\n']).to_string()
                         }
                         (false, Some(var)) => std::env::var(var).map_err(|_| {
-                            Error::invalid("from_env", format!("environment variable {var} is not set"))
+                            Error::invalid(
+                                "from_env",
+                                format!("environment variable {var} is not set"),
+                            )
                         })?,
                         _ => {
                             return Err(Error::invalid(
@@ -329,16 +390,23 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
         Cmd::Policies(p) => match p {
             PolicyCmd::Validate { file } => {
                 let text = read_file(file)?;
-                let compiled = heroa::policy::compile(&text).map_err(heroa::runtime::document_error)?;
+                let compiled =
+                    heroa::policy::compile(&text).map_err(heroa::runtime::document_error)?;
                 print(&compiled)
             }
             PolicyCmd::Create { agent, file } => {
                 let text = read_file(file)?;
                 print(&client(&cli)?.policies().create(agent, &text).await?)
             }
-            PolicyCmd::List { agent } => print(&client(&cli)?.policies().list(agent.as_deref()).await?),
+            PolicyCmd::List { agent } => {
+                print(&client(&cli)?.policies().list(agent.as_deref()).await?)
+            }
         },
-        Cmd::Run { agent_id, input, timeout: t } => {
+        Cmd::Run {
+            agent_id,
+            input,
+            timeout: t,
+        } => {
             let c = client(&cli)?;
             let input: serde_json::Value = serde_json::from_str(input)
                 .map_err(|e| Error::invalid("input", format!("--input must be JSON: {e}")))?;
@@ -358,7 +426,9 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
             match r {
                 RunCmd::Get { run_id } => print(&c.runs().get(run_id).await?),
                 RunCmd::List { agent } => print(&c.runs().list(agent.as_deref()).await?),
-                RunCmd::Wait { run_id, timeout: t } => print(&c.runs().wait(run_id, timeout(t)?).await?),
+                RunCmd::Wait { run_id, timeout: t } => {
+                    print(&c.runs().wait(run_id, timeout(t)?).await?)
+                }
                 RunCmd::Cancel { run_id } => print(&c.runs().cancel(run_id).await?),
                 RunCmd::Audit { run_id } => print(&c.runs().audit(run_id).await?),
                 RunCmd::Verify { run_id } => {
@@ -367,7 +437,10 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                     if v.valid {
                         Ok(())
                     } else {
-                        Err(Error::new(ErrorKind::FailedPrecondition, "the audit chain does not verify"))
+                        Err(Error::new(
+                            ErrorKind::FailedPrecondition,
+                            "the audit chain does not verify",
+                        ))
                     }
                 }
             }
@@ -375,17 +448,24 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
         Cmd::Approvals(a) => {
             let c = client(&cli)?;
             match a {
-                ApprovalCmd::List { status } => print(&c.approvals().list(status.as_deref()).await?),
-                ApprovalCmd::Approve { approval_id, by } => print(&c.approvals().approve(approval_id, by.as_deref()).await?),
-                ApprovalCmd::Deny { approval_id, by } => print(&c.approvals().deny(approval_id, by.as_deref()).await?),
+                ApprovalCmd::List { status } => {
+                    print(&c.approvals().list(status.as_deref()).await?)
+                }
+                ApprovalCmd::Approve { approval_id, by } => {
+                    print(&c.approvals().approve(approval_id, by.as_deref()).await?)
+                }
+                ApprovalCmd::Deny { approval_id, by } => {
+                    print(&c.approvals().deny(approval_id, by.as_deref()).await?)
+                }
             }
         }
     }
 }
 
 fn read_file(path: &PathBuf) -> heroa::Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::invalid("file", format!("cannot read {}", path.display())).with_source(e))
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::invalid("file", format!("cannot read {}", path.display())).with_source(e)
+    })
 }
 
 #[tokio::main]
@@ -393,7 +473,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HEROA_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("HEROA_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -407,7 +488,11 @@ async fn main() -> ExitCode {
             if let Some(d) = e.details() {
                 eprintln!("{}", serde_json::to_string_pretty(d).unwrap_or_default());
             }
-            ExitCode::from(if e.kind() == ErrorKind::InvalidArgument { 2 } else { 1 })
+            ExitCode::from(if e.kind() == ErrorKind::InvalidArgument {
+                2
+            } else {
+                1
+            })
         }
     }
 }

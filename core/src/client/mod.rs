@@ -12,8 +12,8 @@ use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-pub use remote::{RemoteOptions, RetryPolicy};
 use remote::{Remote, Retry, seg};
+pub use remote::{RemoteOptions, RetryPolicy};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::PolicyEngine;
@@ -69,7 +69,11 @@ impl Client {
     }
 
     /// [`Client::remote`] with explicit timeouts and retries.
-    pub fn remote_with(base_url: &str, api_key: SecretString, opts: RemoteOptions) -> Result<Client> {
+    pub fn remote_with(
+        base_url: &str,
+        api_key: SecretString,
+        opts: RemoteOptions,
+    ) -> Result<Client> {
         Ok(Client {
             t: std::sync::Arc::new(Transport::Remote(Remote::new(base_url, api_key, opts)?)),
         })
@@ -82,7 +86,10 @@ impl Client {
         match std::env::var("HEROA_BASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let key = std::env::var("HEROA_API_KEY").map_err(|_| {
-                    Error::invalid("HEROA_API_KEY", "HEROA_API_KEY must be set when HEROA_BASE_URL is")
+                    Error::invalid(
+                        "HEROA_API_KEY",
+                        "HEROA_API_KEY must be set when HEROA_BASE_URL is",
+                    )
                 })?;
                 Client::remote(&url, SecretString::from(key))
             }
@@ -154,38 +161,62 @@ pub struct Agents<'a>(&'a Client);
 impl Agents<'_> {
     /// Registers an agent identity.
     pub async fn register(&self, req: RegisterAgent) -> Result<Agent> {
-        dispatch!(self.0, |rt, ws| rt.register_agent(ws, req), |r| r.post("/v1/agents", to_body(&req), Retry::WithKey).await)
+        dispatch!(self.0, |rt, ws| rt.register_agent(ws, req), |r| r
+            .post("/v1/agents", to_body(&req), Retry::WithKey)
+            .await)
     }
     /// Reads an agent.
     pub async fn get(&self, id: &str) -> Result<Agent> {
-        dispatch!(self.0, |rt, ws| rt.get_agent(ws, id), |r| r.get(&format!("/v1/agents/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.get_agent(ws, id), |r| r
+            .get(&format!("/v1/agents/{}", seg(id)))
+            .await)
     }
     /// Lists agents.
     pub async fn list(&self) -> Result<List<Agent>> {
-        dispatch!(self.0, |rt, ws| rt.list_agents(ws), |r| r.get("/v1/agents").await)
+        dispatch!(self.0, |rt, ws| rt.list_agents(ws), |r| r
+            .get("/v1/agents")
+            .await)
     }
     /// Updates an agent.
     pub async fn update(&self, id: &str, req: UpdateAgent) -> Result<Agent> {
         dispatch!(self.0, |rt, ws| rt.update_agent(ws, id, req), |r| r
-            .call(Method::PATCH, &format!("/v1/agents/{}", seg(id)), Some(to_body(&req)), Retry::Idempotent, None)
+            .call(
+                Method::PATCH,
+                &format!("/v1/agents/{}", seg(id)),
+                Some(to_body(&req)),
+                Retry::Idempotent,
+                None
+            )
             .await)
     }
     /// Deletes an agent (its vault entries and policies go with it).
     pub async fn delete(&self, id: &str) -> Result<()> {
-        dispatch!(self.0, |rt, ws| rt.delete_agent(ws, id), |r| r.delete(&format!("/v1/agents/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.delete_agent(ws, id), |r| r
+            .delete(&format!("/v1/agents/{}", seg(id)))
+            .await)
     }
     /// Sets the promotion level (`L0_shadow` … `L4_trusted`).
     pub async fn set_promotion(&self, id: &str, level: PromotionLevel) -> Result<Agent> {
-        let req = SetPromotion { level: level.as_str().into() };
+        let req = SetPromotion {
+            level: level.as_str().into(),
+        };
         dispatch!(self.0, |rt, ws| rt.set_promotion(ws, id, req), |r| r
-            .post(&format!("/v1/agents/{}/promotion", seg(id)), to_body(&req), Retry::Idempotent)
+            .post(
+                &format!("/v1/agents/{}/promotion", seg(id)),
+                to_body(&req),
+                Retry::Idempotent
+            )
             .await)
     }
     /// Starts a run with `input`.
     pub async fn run(&self, id: &str, input: Value) -> Result<Run> {
         let req = StartRun { input };
         dispatch!(self.0, |rt, ws| rt.start_run(ws, id, req), |r| r
-            .post(&format!("/v1/agents/{}/runs", seg(id)), to_body(&req), Retry::WithKey)
+            .post(
+                &format!("/v1/agents/{}/runs", seg(id)),
+                to_body(&req),
+                Retry::WithKey
+            )
             .await)
     }
 }
@@ -197,7 +228,9 @@ pub struct Vault<'a>(&'a Client);
 impl Vault<'_> {
     /// Stores a value (a new version when the key exists). Returns metadata only.
     pub async fn put(&self, req: VaultPut) -> Result<VaultEntry> {
-        dispatch!(self.0, |rt, ws| rt.vault_put(ws, req), |r| r.post("/v1/vault", req.to_wire(), Retry::WithKey).await)
+        dispatch!(self.0, |rt, ws| rt.vault_put(ws, req), |r| r
+            .post("/v1/vault", req.to_wire(), Retry::WithKey)
+            .await)
     }
     /// Lists entries, optionally of one agent.
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<VaultEntry>> {
@@ -207,19 +240,31 @@ impl Vault<'_> {
     }
     /// One entry's metadata.
     pub async fn get(&self, id: &str) -> Result<VaultEntry> {
-        dispatch!(self.0, |rt, ws| rt.vault_get(ws, id), |r| r.get(&format!("/v1/vault/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.vault_get(ws, id), |r| r
+            .get(&format!("/v1/vault/{}", seg(id)))
+            .await)
     }
     /// Replaces an entry's value.
     pub async fn rotate(&self, id: &str, value: SecretString) -> Result<VaultEntry> {
-        dispatch!(self.0, |rt, ws| rt.vault_rotate(ws, id, VaultRotate { value }), |r| {
-            use secrecy::ExposeSecret;
-            r.post(&format!("/v1/vault/{}/rotate", seg(id)), json!({"value": value.expose_secret()}), Retry::WithKey)
+        dispatch!(
+            self.0,
+            |rt, ws| rt.vault_rotate(ws, id, VaultRotate { value }),
+            |r| {
+                use secrecy::ExposeSecret;
+                r.post(
+                    &format!("/v1/vault/{}/rotate", seg(id)),
+                    json!({"value": value.expose_secret()}),
+                    Retry::WithKey,
+                )
                 .await
-        })
+            }
+        )
     }
     /// Deletes an entry.
     pub async fn delete(&self, id: &str) -> Result<()> {
-        dispatch!(self.0, |rt, ws| rt.vault_delete(ws, id), |r| r.delete(&format!("/v1/vault/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.vault_delete(ws, id), |r| r
+            .delete(&format!("/v1/vault/{}", seg(id)))
+            .await)
     }
 }
 
@@ -230,8 +275,13 @@ pub struct Policies<'a>(&'a Client);
 impl Policies<'_> {
     /// Validates and stores a new version of an agent's envelope.
     pub async fn create(&self, agent_id: &str, document: &str) -> Result<Policy> {
-        let req = CreatePolicy { agent_id: agent_id.into(), document: document.into() };
-        dispatch!(self.0, |rt, ws| rt.create_policy(ws, req), |r| r.post("/v1/policies", to_body(&req), Retry::WithKey).await)
+        let req = CreatePolicy {
+            agent_id: agent_id.into(),
+            document: document.into(),
+        };
+        dispatch!(self.0, |rt, ws| rt.create_policy(ws, req), |r| r
+            .post("/v1/policies", to_body(&req), Retry::WithKey)
+            .await)
     }
     /// Lists versions, optionally of one agent.
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<Policy>> {
@@ -241,7 +291,9 @@ impl Policies<'_> {
     }
     /// One version.
     pub async fn get(&self, id: &str) -> Result<Policy> {
-        dispatch!(self.0, |rt, ws| rt.get_policy(ws, id), |r| r.get(&format!("/v1/policies/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.get_policy(ws, id), |r| r
+            .get(&format!("/v1/policies/{}", seg(id)))
+            .await)
     }
     /// Fetches the agent's envelope in force and compiles it locally, for pre-checks
     /// that give the runtime's decision without a round trip. `None` when the agent
@@ -264,7 +316,9 @@ pub struct Runs<'a>(&'a Client);
 impl Runs<'_> {
     /// Reads a run.
     pub async fn get(&self, id: &str) -> Result<Run> {
-        dispatch!(self.0, |rt, ws| rt.get_run(ws, id), |r| r.get(&format!("/v1/runs/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.get_run(ws, id), |r| r
+            .get(&format!("/v1/runs/{}", seg(id)))
+            .await)
     }
     /// Lists runs, optionally of one agent.
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<Run>> {
@@ -298,12 +352,18 @@ impl Runs<'_> {
     /// Cancels a run in progress; returns it once it has ended.
     pub async fn cancel(&self, id: &str) -> Result<Run> {
         dispatch!(self.0, |rt, ws| rt.cancel_run(ws, id).await, |r| r
-            .post(&format!("/v1/runs/{}/cancel", seg(id)), json!({}), Retry::Idempotent)
+            .post(
+                &format!("/v1/runs/{}/cancel", seg(id)),
+                json!({}),
+                Retry::Idempotent
+            )
             .await)
     }
     /// The run's immutable audit record (what `audit_url` serves).
     pub async fn audit(&self, id: &str) -> Result<AuditRecord> {
-        dispatch!(self.0, |rt, ws| rt.audit(ws, id), |r| r.get(&format!("/v1/runs/{}/audit", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.audit(ws, id), |r| r
+            .get(&format!("/v1/runs/{}/audit", seg(id)))
+            .await)
     }
     /// Verifies the run's audit chain on the server, and — remote — once more here
     /// from the record itself, so a tampering server is caught too.
@@ -326,20 +386,34 @@ impl Approvals<'_> {
     }
     /// One approval.
     pub async fn get(&self, id: &str) -> Result<Approval> {
-        dispatch!(self.0, |rt, ws| rt.get_approval(ws, id), |r| r.get(&format!("/v1/approvals/{}", seg(id))).await)
+        dispatch!(self.0, |rt, ws| rt.get_approval(ws, id), |r| r
+            .get(&format!("/v1/approvals/{}", seg(id)))
+            .await)
     }
     /// Approves a held write.
     pub async fn approve(&self, id: &str, by: Option<&str>) -> Result<Approval> {
-        let req = DecideApproval { by: by.map(str::to_string) };
+        let req = DecideApproval {
+            by: by.map(str::to_string),
+        };
         dispatch!(self.0, |rt, ws| rt.approve(ws, id, req), |r| r
-            .post(&format!("/v1/approvals/{}/approve", seg(id)), to_body(&req), Retry::WithKey)
+            .post(
+                &format!("/v1/approvals/{}/approve", seg(id)),
+                to_body(&req),
+                Retry::WithKey
+            )
             .await)
     }
     /// Denies a held write.
     pub async fn deny(&self, id: &str, by: Option<&str>) -> Result<Approval> {
-        let req = DecideApproval { by: by.map(str::to_string) };
+        let req = DecideApproval {
+            by: by.map(str::to_string),
+        };
         dispatch!(self.0, |rt, ws| rt.deny(ws, id, req), |r| r
-            .post(&format!("/v1/approvals/{}/deny", seg(id)), to_body(&req), Retry::WithKey)
+            .post(
+                &format!("/v1/approvals/{}/deny", seg(id)),
+                to_body(&req),
+                Retry::WithKey
+            )
             .await)
     }
 }
@@ -351,24 +425,36 @@ pub struct Workspaces<'a>(&'a Client);
 impl Workspaces<'_> {
     /// The caller's workspace.
     pub async fn get(&self) -> Result<Workspace> {
-        dispatch!(self.0, |rt, ws| rt.get_workspace(ws), |r| r.get("/v1/workspace").await)
+        dispatch!(self.0, |rt, ws| rt.get_workspace(ws), |r| r
+            .get("/v1/workspace")
+            .await)
     }
     /// Records SOC 2 report acceptance (enterprise tier; needed for L4).
     pub async fn accept_soc2(&self) -> Result<Workspace> {
         dispatch!(self.0, |rt, ws| rt.accept_soc2(ws), |r| r
-            .post("/v1/workspace/soc2-acceptance", json!({}), Retry::Idempotent)
+            .post(
+                "/v1/workspace/soc2-acceptance",
+                json!({}),
+                Retry::Idempotent
+            )
             .await)
     }
     /// The inbox (L1 notifications).
     pub async fn inbox(&self) -> Result<List<InboxItem>> {
-        dispatch!(self.0, |rt, ws| rt.list_inbox(ws), |r| r.get("/v1/inbox").await)
+        dispatch!(self.0, |rt, ws| rt.list_inbox(ws), |r| r
+            .get("/v1/inbox")
+            .await)
     }
     /// Skills registered with the control plane.
     pub async fn skills(&self) -> Result<List<SkillInfo>> {
-        dispatch!(self.0, |rt, _ws| Ok(rt.list_skills()), |r| r.get("/v1/skills").await)
+        dispatch!(self.0, |rt, _ws| Ok(rt.list_skills()), |r| r
+            .get("/v1/skills")
+            .await)
     }
     /// Templates registered with the control plane.
     pub async fn templates(&self) -> Result<List<TemplateInfo>> {
-        dispatch!(self.0, |rt, _ws| Ok(rt.list_templates()), |r| r.get("/v1/templates").await)
+        dispatch!(self.0, |rt, _ws| Ok(rt.list_templates()), |r| r
+            .get("/v1/templates")
+            .await)
     }
 }

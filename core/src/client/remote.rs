@@ -107,8 +107,15 @@ impl Remote {
             .connect_timeout(opts.connect_timeout)
             .user_agent(concat!("heroa-rust/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::new(ErrorKind::Internal, "cannot build the HTTP client").with_source(e))?;
-        Ok(Remote { http, base, key, opts })
+            .map_err(|e| {
+                Error::new(ErrorKind::Internal, "cannot build the HTTP client").with_source(e)
+            })?;
+        Ok(Remote {
+            http,
+            base,
+            key,
+            opts,
+        })
     }
 
     pub(crate) fn base(&self) -> &str {
@@ -116,14 +123,21 @@ impl Remote {
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.call(Method::GET, path, None, Retry::Idempotent, None).await
+        self.call(Method::GET, path, None, Retry::Idempotent, None)
+            .await
     }
 
     pub(crate) async fn delete(&self, path: &str) -> Result<()> {
-        self.call(Method::DELETE, path, None, Retry::Idempotent, None).await
+        self.call(Method::DELETE, path, None, Retry::Idempotent, None)
+            .await
     }
 
-    pub(crate) async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value, retry: Retry) -> Result<T> {
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        retry: Retry,
+    ) -> Result<T> {
         self.call(Method::POST, path, Some(body), retry, None).await
     }
 
@@ -182,10 +196,22 @@ impl Remote {
 }
 
 fn transport_error(method: &Method, path: &str, e: reqwest::Error) -> Error {
-    let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Transport };
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transport
+    };
     // A timed-out request may have been executed: retry it only when it is safe.
-    let kind = if kind == ErrorKind::Timeout && *method == Method::GET { ErrorKind::Transport } else { kind };
-    Error::new(kind, format!("{method} {path} failed before an answer arrived")).with_source(e.without_url())
+    let kind = if kind == ErrorKind::Timeout && *method == Method::GET {
+        ErrorKind::Transport
+    } else {
+        kind
+    };
+    Error::new(
+        kind,
+        format!("{method} {path} failed before an answer arrived"),
+    )
+    .with_source(e.without_url())
 }
 
 async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
@@ -196,14 +222,18 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::new(ErrorKind::Transport, "the answer was cut off").with_source(e.without_url()))?;
+    let bytes = resp.bytes().await.map_err(|e| {
+        Error::new(ErrorKind::Transport, "the answer was cut off").with_source(e.without_url())
+    })?;
     if status.is_success() {
-        let bytes: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() { b"null" } else { &bytes };
-        return serde_json::from_slice(bytes)
-            .map_err(|e| Error::internal("the server's answer does not match the protocol").with_source(e));
+        let bytes: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+            b"null"
+        } else {
+            &bytes
+        };
+        return serde_json::from_slice(bytes).map_err(|e| {
+            Error::internal("the server's answer does not match the protocol").with_source(e)
+        });
     }
     let mut err = match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => Error::from_body(body),

@@ -110,7 +110,10 @@ wire_enum!(
 pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -193,15 +196,30 @@ mod tests {
         for r in Region::ALL {
             assert!(err.message().contains(r.as_str()), "{}", err.message());
         }
-        assert_eq!("bc-sovereign".parse::<Region>().unwrap(), Region::BcSovereign);
-        assert_eq!(serde_json::to_string(&PromotionLevel::L2Approve).unwrap(), "\"L2_approve\"");
+        assert_eq!(
+            "bc-sovereign".parse::<Region>().unwrap(),
+            Region::BcSovereign
+        );
+        assert_eq!(
+            serde_json::to_string(&PromotionLevel::L2Approve).unwrap(),
+            "\"L2_approve\""
+        );
     }
 
     #[test]
     fn durations() {
         assert_eq!(parse_duration("ttl", "15m").unwrap(), 900);
         assert_eq!(parse_duration("ttl", "24h").unwrap(), 86_400);
-        for bad in ["", "h", "0m", "-5m", "1.5h", "10x", "+5m", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "0m",
+            "-5m",
+            "1.5h",
+            "10x",
+            "+5m",
+            "99999999999999999999d",
+        ] {
             let e = parse_duration("ttl", bad).unwrap_err();
             assert_eq!(e.field(), Some("ttl"), "{bad}");
         }

@@ -18,7 +18,10 @@ impl Runtime {
     /// Registers an agent identity in a region. New agents start at `L0_shadow`.
     pub fn register_agent(&self, ws: &str, req: RegisterAgent) -> Result<Agent> {
         let region = req.validate()?;
-        let template = req.template.clone().unwrap_or_else(|| DEFAULT_TEMPLATE.into());
+        let template = req
+            .template
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TEMPLATE.into());
         if self.template(&template).is_none() {
             return Err(unknown_template(self, &template));
         }
@@ -126,7 +129,11 @@ impl Runtime {
             .as_deref()
             .map(|w| parse_duration("approval_window", w))
             .transpose()?;
-        if let Some(t) = req.template.as_deref().filter(|t| self.template(t).is_none()) {
+        if let Some(t) = req
+            .template
+            .as_deref()
+            .filter(|t| self.template(t).is_none())
+        {
             return Err(unknown_template(self, t));
         }
         if let Some(d) = req.description {
@@ -192,9 +199,18 @@ impl Runtime {
                     "the agent has runs in progress; cancel or wait for them first",
                 ));
             }
-            tx.execute("DELETE FROM vault WHERE workspace_id = ?1 AND owner = ?2", params![ws, id])?;
-            tx.execute("DELETE FROM policies WHERE workspace_id = ?1 AND agent_id = ?2", params![ws, id])?;
-            tx.execute("DELETE FROM agents WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?;
+            tx.execute(
+                "DELETE FROM vault WHERE workspace_id = ?1 AND owner = ?2",
+                params![ws, id],
+            )?;
+            tx.execute(
+                "DELETE FROM policies WHERE workspace_id = ?1 AND agent_id = ?2",
+                params![ws, id],
+            )?;
+            tx.execute(
+                "DELETE FROM agents WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, id],
+            )?;
             Ok(())
         })?;
         self.inner
@@ -207,9 +223,17 @@ impl Runtime {
 }
 
 fn unknown_template(rt: &Runtime, name: &str) -> Error {
-    let known: Vec<String> = rt.list_templates().items.into_iter().map(|t| t.name).collect();
+    let known: Vec<String> = rt
+        .list_templates()
+        .items
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     Error::invalid(
         "template",
-        format!("unknown template {name:?}; registered templates: {}", known.join(", ")),
+        format!(
+            "unknown template {name:?}; registered templates: {}",
+            known.join(", ")
+        ),
     )
 }

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
-use super::host::{SkillCall, SkillOutcome, VaultReader, redact, redact_str};
 use super::Runtime;
+use super::host::{SkillCall, SkillOutcome, VaultReader, redact, redact_str};
 use crate::audit::next_event;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::new_id;
@@ -66,7 +66,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Appends `event` to a run's chain inside a transaction.
-pub(crate) fn insert_event(tx: &rusqlite::Transaction<'_>, run_id: &str, e: &AuditEvent) -> Result<()> {
+pub(crate) fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    e: &AuditEvent,
+) -> Result<()> {
     tx.prepare_cached("INSERT INTO audit_events (run_id, seq, data) VALUES (?1, ?2, ?3)")?
         .execute(rusqlite::params![run_id, e.seq as i64, to_json(e)?])?;
     Ok(())
@@ -101,7 +105,11 @@ impl RunState {
 
 pub(crate) fn save_run(tx: &rusqlite::Transaction<'_>, run: &Run) -> Result<()> {
     tx.prepare_cached("UPDATE runs SET status = ?2, data = ?3 WHERE id = ?1")?
-        .execute(rusqlite::params![run.id, run.status.as_str(), to_json(run)?])?;
+        .execute(rusqlite::params![
+            run.id,
+            run.status.as_str(),
+            to_json(run)?
+        ])?;
     Ok(())
 }
 
@@ -128,11 +136,18 @@ impl RunContext {
     pub async fn call(&self, skill_name: &str, args: Value) -> Result<SkillOutcome> {
         let st = &self.state;
         if st.cancelled() {
-            return Err(Error::new(ErrorKind::FailedPrecondition, "the run was cancelled"));
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                "the run was cancelled",
+            ));
         }
         let Some(skill) = st.rt.skill(skill_name) else {
             let error = format!("unknown skill {skill_name:?}");
-            st.audit("skill.failed", json!({"skill": skill_name, "args": args, "error": error}), None)?;
+            st.audit(
+                "skill.failed",
+                json!({"skill": skill_name, "args": args, "error": error}),
+                None,
+            )?;
             return Ok(SkillOutcome::Failed { error });
         };
         let info = &skill.info;
@@ -163,11 +178,16 @@ impl RunContext {
                     context,
                 };
                 let d = engine.check(&req);
-                (d.allowed, d.explain(), serde_json::to_value(&d).unwrap_or(Value::Null))
+                (
+                    d.allowed,
+                    d.explain(),
+                    serde_json::to_value(&d).unwrap_or(Value::Null),
+                )
             }
             None => (
                 false,
-                "the agent has no policy envelope; every skill call is denied until one is set".to_string(),
+                "the agent has no policy envelope; every skill call is denied until one is set"
+                    .to_string(),
                 Value::Null,
             ),
         };
@@ -198,7 +218,11 @@ impl RunContext {
             if status != ApprovalStatus::Approved {
                 lock(&st.tally).skipped += 1;
                 let reason = status.as_str().to_string();
-                st.audit("skill.skipped", json!({"skill": skill_name, "reason": reason}), None)?;
+                st.audit(
+                    "skill.skipped",
+                    json!({"skill": skill_name, "reason": reason}),
+                    None,
+                )?;
                 return Ok(SkillOutcome::Skipped { reason });
             }
         }
@@ -252,7 +276,11 @@ impl RunContext {
                 } else {
                     "the skill was cancelled".to_string()
                 };
-                st.audit("skill.failed", json!({"skill": skill_name, "error": error}), None)?;
+                st.audit(
+                    "skill.failed",
+                    json!({"skill": skill_name, "error": error}),
+                    None,
+                )?;
                 Ok(SkillOutcome::Failed { error })
             }
         }
@@ -308,7 +336,14 @@ impl RunContext {
 }
 
 /// Runs `run` to its end. `head` is the last audit event already stored.
-pub(crate) async fn execute(rt: Runtime, ws: String, mut run: Run, agent: Agent, head: AuditEvent, cancel: watch::Receiver<bool>) {
+pub(crate) async fn execute(
+    rt: Runtime,
+    ws: String,
+    mut run: Run,
+    agent: Agent,
+    head: AuditEvent,
+    cancel: watch::Receiver<bool>,
+) {
     let run_id = run.id.clone();
     if let Err(e) = execute_inner(&rt, &ws, &mut run, agent, head, cancel).await {
         tracing::error!(run_id = %run_id, error = %e, "run bookkeeping failed");
@@ -347,7 +382,10 @@ async fn execute_inner(
     rt.publish_status(&run.id, RunStatus::Running);
 
     let outcome: std::result::Result<Value, String> = match template {
-        None => Err(format!("template {:?} is not registered in this runtime", state.agent.template)),
+        None => Err(format!(
+            "template {:?} is not registered in this runtime",
+            state.agent.template
+        )),
         Some(t) => {
             let ctx = RunContext {
                 input: run.input.clone(),
@@ -380,7 +418,9 @@ async fn execute_inner(
     run.status = match &outcome {
         Err(_) if state.cancelled() => RunStatus::Cancelled,
         Err(_) => RunStatus::Failed,
-        Ok(_) if tally.blocked > 0 && tally.executed == 0 && tally.shadowed == 0 => RunStatus::Blocked,
+        Ok(_) if tally.blocked > 0 && tally.executed == 0 && tally.shadowed == 0 => {
+            RunStatus::Blocked
+        }
         Ok(_) if tally.blocked > 0 || tally.skipped > 0 => RunStatus::Partial,
         Ok(_) => RunStatus::Complete,
     };
@@ -412,7 +452,12 @@ impl Runtime {
             run_id: run.id.clone(),
             message: format!(
                 "Run {} of agent {} finished {} (cost ${:.4}, {} executed, {} blocked)",
-                run.id, agent.name, run.status, run.cost_usd, run.actions_executed, run.actions_blocked
+                run.id,
+                agent.name,
+                run.status,
+                run.cost_usd,
+                run.actions_executed,
+                run.actions_blocked
             ),
             created_at: self.inner.clock.now_rfc3339(),
         };

@@ -199,7 +199,9 @@ pub struct Template {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template").field("info", &self.info).finish()
+        f.debug_struct("Template")
+            .field("info", &self.info)
+            .finish()
     }
 }
 

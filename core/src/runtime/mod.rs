@@ -10,8 +10,8 @@ mod execution;
 mod host;
 mod policies;
 pub use policies::document_error;
-mod runs;
 mod builtins;
+mod runs;
 mod vault;
 
 use std::collections::HashMap;
@@ -172,7 +172,9 @@ impl Runtime {
                     .enable_all()
                     .thread_name("heroa-runtime")
                     .build()
-                    .map_err(|e| Error::internal("cannot start the async runtime").with_source(e))?;
+                    .map_err(|e| {
+                        Error::internal("cannot start the async runtime").with_source(e)
+                    })?;
                 (rt.handle().clone(), Some(rt))
             }
         };
@@ -299,7 +301,10 @@ impl Runtime {
     /// a key already registered for this workspace is accepted as is.
     pub fn add_api_key(&self, ws: &str, key: &SecretString) -> Result<CreatedApiKey> {
         if key.expose_secret().len() < 16 {
-            return Err(Error::invalid("api_key", "an API key must be at least 16 characters"));
+            return Err(Error::invalid(
+                "api_key",
+                "an API key must be at least 16 characters",
+            ));
         }
         let hash = hash_key(key.expose_secret());
         let existing: Option<(String, String)> = self
@@ -315,7 +320,10 @@ impl Runtime {
         let id = match existing {
             Some((id, owner)) if owner == ws => id,
             Some(_) => {
-                return Err(Error::new(ErrorKind::Conflict, "that API key belongs to another workspace"));
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "that API key belongs to another workspace",
+                ));
             }
             None => {
                 let id = new_id("key");
@@ -361,7 +369,10 @@ impl Runtime {
         let name = skill.info.name.clone();
         check_skill_name(&name)?;
         if !(skill.info.cost_usd.is_finite() && skill.info.cost_usd >= 0.0) {
-            return Err(Error::invalid("cost_usd", "cost_usd must be a finite number ≥ 0"));
+            return Err(Error::invalid(
+                "cost_usd",
+                "cost_usd must be a finite number ≥ 0",
+            ));
         }
         self.inner
             .skills
@@ -392,7 +403,11 @@ impl Runtime {
 
     /// Registered templates, by name.
     pub fn list_templates(&self) -> List<crate::protocol::TemplateInfo> {
-        let t = self.inner.templates.read().unwrap_or_else(|p| p.into_inner());
+        let t = self
+            .inner
+            .templates
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         let mut items: Vec<_> = t.values().map(|s| s.info.clone()).collect();
         items.sort_by(|a, b| a.name.cmp(&b.name));
         List { items }
@@ -434,7 +449,9 @@ fn check_skill_name(name: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             "name",
-            format!("a skill name must be 1-128 characters of letters, digits, ':', '-', '_' or '.'; got {name:?}"),
+            format!(
+                "a skill name must be 1-128 characters of letters, digits, ':', '-', '_' or '.'; got {name:?}"
+            ),
         ))
     }
 }

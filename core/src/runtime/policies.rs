@@ -30,7 +30,10 @@ impl Runtime {
         self.get_agent(ws, &req.agent_id)
             .map_err(|e| e.with_field("agent_id"))?;
         if req.document.len() > MAX_DOCUMENT {
-            return Err(Error::invalid("document", "document must be at most 65536 bytes"));
+            return Err(Error::invalid(
+                "document",
+                "document must be at most 65536 bytes",
+            ));
         }
         let compiled = crate::policy::compile(&req.document).map_err(document_error)?;
         let policy = self.inner.store.tx(|tx| {
@@ -85,7 +88,10 @@ impl Runtime {
         check_id("policy_id", "po", id)?;
         self.inner
             .store
-            .get("SELECT data FROM policies WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?
+            .get(
+                "SELECT data FROM policies WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, id],
+            )?
             .ok_or_else(|| Error::not_found("policy", id))
     }
 
@@ -107,8 +113,9 @@ impl Runtime {
         )?;
         let engine = match newest {
             Some(p) => Some(
-                PolicyEngine::new(&[(p.id.as_str(), p.document.as_str())])
-                    .map_err(|e| Error::internal("a stored policy no longer compiles").with_source(e))?,
+                PolicyEngine::new(&[(p.id.as_str(), p.document.as_str())]).map_err(|e| {
+                    Error::internal("a stored policy no longer compiles").with_source(e)
+                })?,
             ),
             None => None,
         };

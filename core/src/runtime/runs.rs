@@ -29,10 +29,19 @@ impl Runtime {
     /// Starts a run of `agent_id` with `input`. The run is stored (`queued`) before
     /// this returns; it then executes in the background.
     pub fn start_run(&self, ws: &str, agent_id: &str, req: StartRun) -> Result<Run> {
-        let agent = self.get_agent(ws, agent_id).map_err(|e| e.with_field("agent_id"))?;
-        let input = if req.input.is_null() { json!({}) } else { req.input };
+        let agent = self
+            .get_agent(ws, agent_id)
+            .map_err(|e| e.with_field("agent_id"))?;
+        let input = if req.input.is_null() {
+            json!({})
+        } else {
+            req.input
+        };
         if to_json(&input)?.len() > MAX_INPUT {
-            return Err(Error::invalid("input", "input must be at most 1 MiB of JSON"));
+            return Err(Error::invalid(
+                "input",
+                "input must be at most 1 MiB of JSON",
+            ));
         }
         let now = self.inner.clock.now_rfc3339();
         let id = new_id("run");
@@ -116,7 +125,10 @@ impl Runtime {
         check_id("run_id", "run", id)?;
         self.inner
             .store
-            .get("SELECT data FROM runs WHERE id = ?1 AND workspace_id = ?2", params![id, ws])?
+            .get(
+                "SELECT data FROM runs WHERE id = ?1 AND workspace_id = ?2",
+                params![id, ws],
+            )?
             .ok_or_else(|| Error::not_found("run", id))
     }
 
@@ -130,10 +142,10 @@ impl Runtime {
                     params![ws, a],
                 )?
             }
-            None => self
-                .inner
-                .store
-                .list("SELECT data FROM runs WHERE workspace_id = ?1 ORDER BY id", [ws])?,
+            None => self.inner.store.list(
+                "SELECT data FROM runs WHERE workspace_id = ?1 ORDER BY id",
+                [ws],
+            )?,
         };
         Ok(List { items })
     }
@@ -162,7 +174,11 @@ impl Runtime {
                 Err(_) => {
                     return Err(Error::new(
                         ErrorKind::Timeout,
-                        format!("run {id} is still {} after {} ms", run.status, timeout.as_millis()),
+                        format!(
+                            "run {id} is still {} after {} ms",
+                            run.status,
+                            timeout.as_millis()
+                        ),
                     ));
                 }
             }
@@ -235,7 +251,10 @@ impl Runtime {
         check_id("approval_id", "apr", id)?;
         self.inner
             .store
-            .get("SELECT data FROM approvals WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?
+            .get(
+                "SELECT data FROM approvals WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, id],
+            )?
             .ok_or_else(|| Error::not_found("approval", id))
     }
 
@@ -249,14 +268,24 @@ impl Runtime {
         self.decide(ws, id, ApprovalStatus::Denied, req.by)
     }
 
-    fn decide(&self, ws: &str, id: &str, status: ApprovalStatus, by: Option<String>) -> Result<Approval> {
+    fn decide(
+        &self,
+        ws: &str,
+        id: &str,
+        status: ApprovalStatus,
+        by: Option<String>,
+    ) -> Result<Approval> {
         let a = self.get_approval(ws, id)?;
         if a.status == ApprovalStatus::Pending
-            && crate::clock::parse_rfc3339(&a.expires_at).is_some_and(|t| self.inner.clock.now_ms() >= t)
+            && crate::clock::parse_rfc3339(&a.expires_at)
+                .is_some_and(|t| self.inner.clock.now_ms() >= t)
         {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,
-                format!("approval {id} lapsed at {}; the action is skipped", a.expires_at),
+                format!(
+                    "approval {id} lapsed at {}; the action is skipped",
+                    a.expires_at
+                ),
             ));
         }
         let decided = self.decide_approval_row(ws, id, status, by)?;
@@ -336,10 +365,13 @@ impl Runtime {
                         self.spawn_run(&ws, run, agent, head);
                         continue;
                     }
-                    Err(_) => run.error = Some("the agent was deleted before the run started".into()),
+                    Err(_) => {
+                        run.error = Some("the agent was deleted before the run started".into())
+                    }
                 }
             } else {
-                run.error = Some("interrupted: the runtime stopped while this run was executing".into());
+                run.error =
+                    Some("interrupted: the runtime stopped while this run was executing".into());
             }
             run.status = RunStatus::Failed;
             run.finished_at = Some(self.inner.clock.now_rfc3339());

@@ -25,7 +25,8 @@ impl Runtime {
     pub fn vault_put(&self, ws: &str, req: VaultPut) -> Result<VaultEntry> {
         let scope = req.validate()?;
         if let Some(agent) = &req.agent_id {
-            self.get_agent(ws, agent).map_err(|e| e.with_field("agent_id"))?;
+            self.get_agent(ws, agent)
+                .map_err(|e| e.with_field("agent_id"))?;
         }
         if scope == VaultScope::Workspace && self.get_workspace(ws)?.tier == Tier::Free {
             return Err(Error::new(
@@ -97,7 +98,10 @@ impl Runtime {
         check_id("vault_id", "vlt", id)?;
         self.inner
             .store
-            .get("SELECT data FROM vault WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?
+            .get(
+                "SELECT data FROM vault WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, id],
+            )?
             .ok_or_else(|| Error::not_found("vault entry", id))
     }
 
@@ -117,9 +121,10 @@ impl Runtime {
     /// Deletes an entry.
     pub fn vault_delete(&self, ws: &str, id: &str) -> Result<()> {
         self.vault_get(ws, id)?;
-        self.inner
-            .store
-            .exec("DELETE FROM vault WHERE workspace_id = ?1 AND id = ?2", params![ws, id])?;
+        self.inner.store.exec(
+            "DELETE FROM vault WHERE workspace_id = ?1 AND id = ?2",
+            params![ws, id],
+        )?;
         Ok(())
     }
 
