@@ -56,10 +56,11 @@ impl IntoResponse for Error {
             tracing::error!(error = ?self, "internal error");
         }
         let mut resp = (status, axum::Json(self.to_body())).into_response();
-        if let Some(after) = self.retry_after() {
-            if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
-                resp.headers_mut().insert("retry-after", v);
-            }
+        if let Some(v) = self
+            .retry_after()
+            .and_then(|after| HeaderValue::from_str(&after.as_secs().max(1).to_string()).ok())
+        {
+            resp.headers_mut().insert("retry-after", v);
         }
         resp
     }
@@ -484,3 +485,38 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
+
+/// Every (method, path) the router serves; kept equal to openapi.json by tests/openapi.rs
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/health"),
+    ("GET", "/v1/workspace"),
+    ("POST", "/v1/workspace/soc2-acceptance"),
+    ("GET", "/v1/inbox"),
+    ("GET", "/v1/skills"),
+    ("GET", "/v1/templates"),
+    ("POST", "/v1/agents"),
+    ("GET", "/v1/agents"),
+    ("GET", "/v1/agents/{agent_id}"),
+    ("PATCH", "/v1/agents/{agent_id}"),
+    ("DELETE", "/v1/agents/{agent_id}"),
+    ("POST", "/v1/agents/{agent_id}/promotion"),
+    ("POST", "/v1/agents/{agent_id}/runs"),
+    ("POST", "/v1/vault"),
+    ("GET", "/v1/vault"),
+    ("GET", "/v1/vault/{vault_id}"),
+    ("DELETE", "/v1/vault/{vault_id}"),
+    ("POST", "/v1/vault/{vault_id}/rotate"),
+    ("POST", "/v1/policies"),
+    ("GET", "/v1/policies"),
+    ("GET", "/v1/policies/{policy_id}"),
+    ("GET", "/v1/runs"),
+    ("GET", "/v1/runs/{run_id}"),
+    ("POST", "/v1/runs/{run_id}/wait"),
+    ("POST", "/v1/runs/{run_id}/cancel"),
+    ("GET", "/v1/runs/{run_id}/audit"),
+    ("GET", "/v1/runs/{run_id}/audit/verify"),
+    ("GET", "/v1/approvals"),
+    ("GET", "/v1/approvals/{approval_id}"),
+    ("POST", "/v1/approvals/{approval_id}/approve"),
+    ("POST", "/v1/approvals/{approval_id}/deny"),
+];

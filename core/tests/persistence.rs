@@ -198,3 +198,39 @@ async fn audit_rows_are_append_only_and_tampering_is_detected() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_off_by_a_crash_does_not_pin_its_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let rt = Runtime::open(RuntimeOptions::file(&path)).unwrap();
+    let key = rt
+        .create_api_key(rt.default_workspace())
+        .unwrap()
+        .reveal()
+        .to_string();
+    let ws = rt.default_workspace().to_string();
+    drop(rt);
+    // What a process killed between accepting and answering a request leaves behind.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute(
+        "INSERT INTO idempotency (workspace_id, key, request_hash, status, body) VALUES (?1, 'k-crash', 'h', 0, x'')",
+        [&ws],
+    )
+    .unwrap();
+    drop(db);
+    let rt = Runtime::open(RuntimeOptions::file(&path)).unwrap();
+    let server =
+        heroa::server::Server::start(rt, "127.0.0.1:0".parse().unwrap(), Default::default())
+            .await
+            .unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/agents", server.url()))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "k-crash")
+        .json(&json!({"name": "after-crash", "region": "us-east"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
+}

@@ -197,8 +197,22 @@ enum ApprovalCmd {
     },
 }
 
+/// Writes a line to stdout; a closed pipe (`heroa … | head`) ends quietly.
+fn out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 fn print<T: serde::Serialize>(v: &T) -> heroa::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    out(format_args!("{}", serde_json::to_string_pretty(v)?));
     Ok(())
 }
 
@@ -296,7 +310,7 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
         Cmd::ApiKey => {
             let rt = Runtime::open(RuntimeOptions::file(&cli.data))?;
             let key = rt.create_api_key(rt.default_workspace())?;
-            println!("{}", key.reveal());
+            out(format_args!("{}", key.reveal()));
             Ok(())
         }
         Cmd::Agents(a) => {
@@ -412,12 +426,12 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                 .map_err(|e| Error::invalid("input", format!("--input must be JSON: {e}")))?;
             let run = c.agents().run(agent_id, input).await?;
             let run = c.runs().wait(&run.id, timeout(t)?).await?;
-            println!("run:       {}", run.id);
-            println!("status:    {}", run.status);
-            println!("cost_usd:  {}", run.cost_usd);
-            println!("audit_url: {}", run.audit_url);
+            out(format_args!("run:       {}", run.id));
+            out(format_args!("status:    {}", run.status));
+            out(format_args!("cost_usd:  {}", run.cost_usd));
+            out(format_args!("audit_url: {}", run.audit_url));
             if let Some(e) = &run.error {
-                println!("error:     {e}");
+                out(format_args!("error:     {e}"));
             }
             Ok(())
         }

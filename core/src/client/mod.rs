@@ -365,8 +365,10 @@ impl Runs<'_> {
             .get(&format!("/v1/runs/{}/audit", seg(id)))
             .await)
     }
-    /// Verifies the run's audit chain on the server, and — remote — once more here
-    /// from the record itself, so a tampering server is caught too.
+    /// Verifies the run's audit chain by recomputing every hash and link here, from
+    /// the record itself — so a record altered in storage or in transit is caught
+    /// whichever transport served it. (`heroa serve` also offers the same check at
+    /// `GET /v1/runs/{id}/audit/verify`.)
     pub async fn verify_audit(&self, id: &str) -> Result<AuditVerification> {
         let record = self.audit(id).await?;
         Ok(crate::audit::verify(&record.run_id, &record.events))

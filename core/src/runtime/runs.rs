@@ -337,7 +337,8 @@ impl Runtime {
     }
 
     /// After a restart: `queued` runs execute; `running` runs end `failed` (they were
-    /// interrupted); pending approvals are cancelled.
+    /// interrupted); pending approvals are cancelled; unanswered idempotency keys are
+    /// released.
     pub(crate) fn recover(&self) -> Result<()> {
         let stale: Vec<(String, String)> = {
             let conn = self.inner.store.conn();
@@ -349,6 +350,9 @@ impl Runtime {
             "UPDATE approvals SET status = 'cancelled', data = json_set(data, '$.status', 'cancelled') WHERE status = 'pending'",
             [],
         )?;
+        // Requests that were in flight when the process died never answered: forget
+        // their idempotency placeholders so a retry with the same key can proceed.
+        self.inner.store.exec("DELETE FROM idempotency WHERE status = 0", [])?;
         for (id, ws) in stale {
             let mut run = self.get_run(&ws, &id)?;
             let head: AuditEvent = self
