@@ -1,8 +1,8 @@
 //! `heroa serve`: the embedded runtime over HTTP — the protocol's reference
-//! implementation (see `openapi.yaml` at the repository root).
+//! implementation (see `openapi.json` at the repository root).
 //!
 //! Bearer API keys select the workspace; bodies are JSON with unknown fields
-//! rejected; every error is `{"error": {"kind", "message", "field"}}` with the status
+//! rejected; every error is `{"error": {"kind", "message", "field"?, "details"?}}` with the status
 //! of its kind; bodies over the limit get 413; `POST`s carrying an `Idempotency-Key`
 //! are answered once and replayed after.
 
@@ -279,20 +279,18 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         .fallback(|| async {
             Error::new(
                 ErrorKind::NotFound,
-                "no such endpoint; see openapi.yaml for the protocol",
+                "no such endpoint; see openapi.json for the protocol",
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme name in any case).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Bearer auth, then idempotent replay of `POST`s with an `Idempotency-Key`.

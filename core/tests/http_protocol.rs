@@ -378,3 +378,16 @@ async fn retries_honour_retry_after_and_give_up() {
     assert_eq!(err.kind(), heroa::ErrorKind::Transport);
     let _ = json!({});
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_name_is_case_insensitive() {
+    let s = srv().await;
+    let resp = s
+        .http
+        .get(format!("{}/v1/agents", s.server.url()))
+        .header("authorization", format!("bearer {}", s.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}

@@ -1,0 +1,2116 @@
+//! `openapi.json` (the protocol document at the repository root) against the code:
+//!
+//! - the document is OpenAPI 3.1, every `$ref` resolves, every schema uses only
+//!   keywords the validator below checks (or knows to be annotations);
+//! - its (method, path) set equals [`heroa::server::ROUTES`];
+//! - its enums and error kinds equal the Rust wire names and statuses; its request
+//!   schemas accept and reject what serde accepts and rejects; its response schemas
+//!   require exactly the fields the Rust types always serialize;
+//! - every route answers on a live server (never the router's fallback, never 405),
+//!   with a status and body the document declares;
+//! - a real flow over HTTP (agents, vault, policies, promotion, runs, audit,
+//!   approvals, inbox, catalog, workspace, idempotent replays, errors) where every
+//!   answer is validated against the schema the document declares for that operation
+//!   and status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use heroa::protocol::{
+    Agent, Approval, ApprovalStatus, AuditRecord, AuditVerification, CreatePolicy, DecideApproval,
+    InboxItem, Policy, PromotionLevel, Region, RegisterAgent, Run, RunStatus, SetPromotion,
+    SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, UpdateAgent, VaultEntry, VaultPut,
+    VaultRotate, VaultScope, WaitRun, Workspace,
+};
+use heroa::server::{ROUTES, Server};
+use heroa::{ErrorKind, Runtime, Skill};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------
+// A small JSON Schema validator (the subset the document uses).
+// ---------------------------------------------------------------------------------
+
+/// Keywords the validator checks.
+const CHECKED: &[&str] = &[
+    "$ref",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+];
+
+/// Keywords that never reject a value (annotations), plus `pattern`, which this
+/// validator does not evaluate (the document uses it on request fields only).
+const NOT_CHECKED: &[&str] = &[
+    "description",
+    "title",
+    "format",
+    "readOnly",
+    "writeOnly",
+    "examples",
+    "default",
+    "deprecated",
+    "pattern",
+];
+
+const TYPES: &[&str] = &[
+    "null", "boolean", "object", "array", "number", "integer", "string",
+];
+
+/// Validates JSON values against schemas of one document, resolving
+/// `#/components/schemas/…` (any local JSON pointer) references.
+struct Validator<'a> {
+    root: &'a Value,
+    /// Treats `type: object` schemas with `properties` as closed even without
+    /// `additionalProperties: false`: the document leaves response objects open for
+    /// clients, but the test insists that it names every field the server sends.
+    strict: bool,
+}
+
+impl<'a> Validator<'a> {
+    fn new(root: &'a Value) -> Self {
+        Validator {
+            root,
+            strict: false,
+        }
+    }
+
+    fn strict(root: &'a Value) -> Self {
+        Validator { root, strict: true }
+    }
+
+    fn lookup(&self, reference: &str) -> Option<&'a Value> {
+        self.root.pointer(reference.strip_prefix('#')?)
+    }
+
+    fn validate(&self, schema: &Value, value: &Value) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        self.check(schema, value, "$", &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+        let s = match schema {
+            Value::Bool(true) => return,
+            Value::Bool(false) => {
+                errors.push(format!("{at}: no value is allowed here"));
+                return;
+            }
+            Value::Object(s) => s,
+            other => {
+                errors.push(format!("{at}: not a schema: {other}"));
+                return;
+            }
+        };
+        for k in s.keys() {
+            if !(CHECKED.contains(&k.as_str())
+                || NOT_CHECKED.contains(&k.as_str())
+                || k.starts_with("x-"))
+            {
+                errors.push(format!("{at}: unsupported schema keyword {k:?}"));
+            }
+        }
+        if let Some(r) = s.get("$ref") {
+            match r.as_str().and_then(|r| self.lookup(r)) {
+                Some(target) => self.check(target, value, at, errors),
+                None => errors.push(format!("{at}: unresolvable $ref {r}")),
+            }
+        }
+        if let Some(t) = s.get("type") {
+            let types: Vec<&str> = match t {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            if !types.iter().any(|t| has_type(value, t)) {
+                errors.push(format!("{at}: expected type {t}, got {}", short(value)));
+                return;
+            }
+        }
+        if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+            && !allowed.contains(value)
+        {
+            errors.push(format!(
+                "{at}: {} is not one of {}",
+                short(value),
+                Value::from(allowed.clone())
+            ));
+        }
+        if let Some(c) = s.get("const")
+            && c != value
+        {
+            errors.push(format!("{at}: {} is not {c}", short(value)));
+        }
+        if let Some(n) = value.as_f64() {
+            if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+                && n < min
+            {
+                errors.push(format!("{at}: {n} is below the minimum {min}"));
+            }
+            if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+                && n > max
+            {
+                errors.push(format!("{at}: {n} is above the maximum {max}"));
+            }
+        }
+        if let Some(text) = value.as_str() {
+            let len = text.chars().count() as u64;
+            if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+                && len < min
+            {
+                errors.push(format!("{at}: shorter than {min} characters"));
+            }
+            if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+                && len > max
+            {
+                errors.push(format!("{at}: longer than {max} characters"));
+            }
+        }
+        if let Some(object) = value.as_object() {
+            for name in s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = name.as_str().unwrap_or_default();
+                if !object.contains_key(name) {
+                    errors.push(format!("{at}: missing required property {name:?}"));
+                }
+            }
+            let props = s.get("properties").and_then(Value::as_object);
+            let closed_by_strictness = self.strict && props.is_some() && declares_type(s, "object");
+            for (name, v) in object {
+                let here = format!("{at}.{name}");
+                match (
+                    props.and_then(|p| p.get(name)),
+                    s.get("additionalProperties"),
+                ) {
+                    (Some(p), _) => self.check(p, v, &here, errors),
+                    (None, Some(Value::Bool(false))) => {
+                        errors.push(format!(
+                            "{at}: undeclared property {name:?} (additionalProperties is false)"
+                        ));
+                    }
+                    (None, Some(extra)) => self.check(extra, v, &here, errors),
+                    (None, None) if closed_by_strictness => {
+                        errors.push(format!(
+                            "{at}: property {name:?} is not declared by the document"
+                        ));
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        if let (Some(items), Some(array)) = (s.get("items"), value.as_array()) {
+            for (i, v) in array.iter().enumerate() {
+                self.check(items, v, &format!("{at}[{i}]"), errors);
+            }
+        }
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                self.check(sub, value, at, errors);
+            }
+        }
+        if let Some(any) = s.get("anyOf").and_then(Value::as_array) {
+            let failures: Vec<Vec<String>> = any
+                .iter()
+                .filter_map(|sub| self.validate_at(sub, value, at).err())
+                .collect();
+            if failures.len() == any.len() {
+                errors.push(format!("{at}: matches none of anyOf: {failures:?}"));
+            }
+        }
+        if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
+            let matching = one
+                .iter()
+                .filter(|sub| self.validate_at(sub, value, at).is_ok())
+                .count();
+            if matching != 1 {
+                errors.push(format!(
+                    "{at}: matches {matching} of oneOf (exactly 1 needed)"
+                ));
+            }
+        }
+    }
+
+    fn validate_at(&self, schema: &Value, value: &Value, at: &str) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        self.check(schema, value, at, &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn declares_type(schema: &serde_json::Map<String, Value>, wanted: &str) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == wanted,
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == wanted),
+        _ => false,
+    }
+}
+
+fn has_type(value: &Value, t: &str) -> bool {
+    match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Problems in a schema itself: unknown keywords, unresolvable references, invalid
+/// type names, `required` names that are not among `properties`.
+fn lint_schema(root: &Value, schema: &Value, at: &str, problems: &mut Vec<String>) {
+    let Some(s) = schema.as_object() else {
+        if !schema.is_boolean() {
+            problems.push(format!("{at}: not a schema"));
+        }
+        return;
+    };
+    for k in s.keys() {
+        if !(CHECKED.contains(&k.as_str())
+            || NOT_CHECKED.contains(&k.as_str())
+            || k.starts_with("x-"))
+        {
+            problems.push(format!("{at}: unsupported keyword {k:?}"));
+        }
+    }
+    if let Some(r) = s.get("$ref")
+        && r.as_str()
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| root.pointer(p))
+            .is_none()
+    {
+        problems.push(format!("{at}: unresolvable $ref {r}"));
+    }
+    match s.get("type") {
+        None => {}
+        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
+        Some(Value::Array(ts))
+            if ts
+                .iter()
+                .all(|t| t.as_str().is_some_and(|t| TYPES.contains(&t))) => {}
+        Some(other) => problems.push(format!("{at}: bad type {other}")),
+    }
+    if let (Some(required), Some(props)) = (
+        s.get("required").and_then(Value::as_array),
+        s.get("properties").and_then(Value::as_object),
+    ) {
+        for r in required {
+            if !props.contains_key(r.as_str().unwrap_or_default()) {
+                problems.push(format!("{at}: required {r} is not among the properties"));
+            }
+        }
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            lint_schema(root, p, &format!("{at}.properties.{name}"), problems);
+        }
+    }
+    for k in ["items", "additionalProperties"] {
+        if let Some(sub) = s.get(k) {
+            lint_schema(root, sub, &format!("{at}.{k}"), problems);
+        }
+    }
+    for k in ["allOf", "anyOf", "oneOf"] {
+        for (i, sub) in s
+            .get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            lint_schema(root, sub, &format!("{at}.{k}[{i}]"), problems);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The document.
+// ---------------------------------------------------------------------------------
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Protocol response headers the document must declare wherever the server sends them.
+const PROTOCOL_HEADERS: &[&str] = &["Idempotent-Replayed", "Retry-After"];
+
+struct Doc {
+    v: Value,
+}
+
+impl Doc {
+    fn load() -> Doc {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        Doc { v }
+    }
+
+    fn deref<'a>(&'a self, v: &'a Value) -> &'a Value {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let target = self
+                    .v
+                    .pointer(r.strip_prefix('#').expect("local $ref"))
+                    .unwrap_or_else(|| panic!("unresolvable $ref {r}"));
+                self.deref(target)
+            }
+            None => v,
+        }
+    }
+
+    fn routes(&self) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in self.v["paths"].as_object().expect("paths") {
+            for m in METHODS {
+                if item.get(*m).is_some() {
+                    out.insert((m.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    fn operation(&self, method: &str, route: &str) -> &Value {
+        self.v["paths"]
+            .get(route)
+            .and_then(|item| item.get(method.to_lowercase()))
+            .unwrap_or_else(|| panic!("openapi.json has no operation {method} {route}"))
+    }
+
+    /// Path-level and operation-level parameters, resolved.
+    fn parameters(&self, method: &str, route: &str) -> Vec<&Value> {
+        let item = &self.v["paths"][route];
+        let op = self.operation(method, route);
+        [item.get("parameters"), op.get("parameters")]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|p| self.deref(p))
+            .collect()
+    }
+
+    fn response(&self, method: &str, route: &str, status: u16) -> Option<&Value> {
+        self.operation(method, route)["responses"]
+            .get(status.to_string())
+            .map(|r| self.deref(r))
+    }
+
+    fn request_schema(&self, method: &str, route: &str) -> Option<&Value> {
+        let body = self.operation(method, route).get("requestBody")?;
+        self.deref(body)
+            .pointer("/content/application~1json/schema")
+    }
+
+    fn schema(&self, name: &str) -> &Value {
+        self.v["components"]["schemas"]
+            .get(name)
+            .unwrap_or_else(|| panic!("openapi.json has no components.schemas.{name}"))
+    }
+
+    fn enum_values(&self, name: &str) -> Vec<String> {
+        self.schema(name)["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum"))
+            .iter()
+            .map(|v| v.as_str().expect("string enum value").to_string())
+            .collect()
+    }
+
+    /// Checks one answer against the document; returns the parsed body (`null` for
+    /// an answer without content).
+    fn check_answer(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        bytes: &[u8],
+    ) -> Result<Value, String> {
+        let text = String::from_utf8_lossy(bytes);
+        let resp = self
+            .response(method, route, status)
+            .ok_or_else(|| format!("status {status} is not declared; body: {text}"))?;
+        for h in PROTOCOL_HEADERS {
+            let declared = resp
+                .get("headers")
+                .and_then(Value::as_object)
+                .is_some_and(|hs| hs.keys().any(|k| k.eq_ignore_ascii_case(h)));
+            if headers.contains_key(*h) && !declared {
+                return Err(format!(
+                    "the answer carries {h}, which the {status} response does not declare"
+                ));
+            }
+        }
+        let Some(schema) = resp.pointer("/content/application~1json/schema") else {
+            return if bytes.is_empty() {
+                Ok(Value::Null)
+            } else {
+                Err(format!(
+                    "the {status} response declares no content, but the body is {text}"
+                ))
+            };
+        };
+        let ctype = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !ctype.starts_with("application/json") {
+            return Err(format!("content-type is {ctype:?}, not application/json"));
+        }
+        let body: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("body is not JSON ({e}): {text}"))?;
+        Validator::strict(&self.v)
+            .validate(schema, &body)
+            .map_err(|errors| {
+                format!(
+                    "body does not match the declared schema:\n  {}\nbody: {body:#}",
+                    errors.join("\n  ")
+                )
+            })?;
+        Ok(body)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Static checks of the document.
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn document_is_openapi_3_1_and_its_routes_equal_the_router() {
+    let doc = Doc::load();
+    let version = doc.v["openapi"].as_str().expect("openapi is a string");
+    assert!(
+        version.starts_with("3.1"),
+        "openapi is {version:?}, not 3.1.x"
+    );
+
+    let in_doc = doc.routes();
+    let in_code: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        ROUTES.len(),
+        in_code.len(),
+        "heroa::server::ROUTES lists a route twice"
+    );
+    let missing: Vec<_> = in_code.difference(&in_doc).collect();
+    let extra: Vec<_> = in_doc.difference(&in_code).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "openapi.json and heroa::server::ROUTES differ:\n  served but not documented: {missing:?}\n  documented but not served: {extra:?}"
+    );
+
+    for (method, route) in &in_code {
+        let op = doc.operation(method, route);
+        assert!(
+            op["operationId"].is_string(),
+            "{method} {route}: no operationId"
+        );
+        // Every `{param}` of the path is a declared, required path parameter.
+        let params = doc.parameters(method, route);
+        for seg in route
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["in"] == "path" && p["name"] == seg && p["required"] == true),
+                "{method} {route}: path parameter {seg} is not declared"
+            );
+        }
+        // Bearer auth everywhere but the health check.
+        let public = op.get("security") == Some(&json!([]));
+        assert_eq!(public, route == "/v1/health", "{method} {route}: security");
+        if !public {
+            assert!(
+                doc.response(method, route, 401).is_some(),
+                "{method} {route}: no 401"
+            );
+        }
+        // POSTs take an Idempotency-Key and mark replays.
+        if method == "POST" {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["in"] == "header" && p["name"] == "Idempotency-Key"),
+                "{method} {route}: no Idempotency-Key header parameter"
+            );
+            let (status, ok) = success(&doc, method, route);
+            assert!(
+                ok.pointer("/headers/Idempotent-Replayed").is_some(),
+                "{method} {route}: {status} does not declare Idempotent-Replayed"
+            );
+        }
+        // Creates answer 201, deletes 204, the rest 200.
+        let (status, ok) = success(&doc, method, route);
+        let expected = match method.as_str() {
+            "DELETE" => 204,
+            "POST"
+                if [
+                    "/v1/agents",
+                    "/v1/vault",
+                    "/v1/policies",
+                    "/v1/agents/{agent_id}/runs",
+                ]
+                .contains(&route.as_str()) =>
+            {
+                201
+            }
+            _ => 200,
+        };
+        assert_eq!(status, expected, "{method} {route}: success status");
+        assert_eq!(
+            ok.get("content").is_none(),
+            status == 204,
+            "{method} {route}: content of {status}"
+        );
+        // Every error response is an Error body.
+        for (code, resp) in op["responses"].as_object().unwrap() {
+            if code.starts_with('4') || code.starts_with('5') {
+                let schema = doc
+                    .deref(resp)
+                    .pointer("/content/application~1json/schema")
+                    .expect("error content");
+                let schema = doc.deref(schema);
+                let reached = schema.to_string().contains("#/components/schemas/Error\"");
+                assert!(reached, "{method} {route}: {code} is not an Error");
+            }
+        }
+    }
+
+    // Query parameters as the server reads them.
+    for route in ["/v1/vault", "/v1/policies", "/v1/runs"] {
+        let params = doc.parameters("GET", route);
+        assert!(
+            params
+                .iter()
+                .any(|p| p["in"] == "query" && p["name"] == "agent_id"),
+            "GET {route}: agent_id"
+        );
+    }
+    let approvals = doc.parameters("GET", "/v1/approvals");
+    assert!(
+        approvals
+            .iter()
+            .any(|p| p["in"] == "query" && p["name"] == "status")
+    );
+
+    let scheme = &doc.v["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!(
+        (scheme["type"].as_str(), scheme["scheme"].as_str()),
+        (Some("http"), Some("bearer"))
+    );
+    assert_eq!(doc.v["security"], json!([{"bearerAuth": []}]));
+}
+
+/// The one 2xx response of an operation.
+fn success<'a>(doc: &'a Doc, method: &str, route: &str) -> (u16, &'a Value) {
+    let ok: Vec<(u16, &Value)> = doc.operation(method, route)["responses"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .map(|(code, r)| (code.parse().unwrap(), doc.deref(r)))
+        .collect();
+    assert_eq!(
+        ok.len(),
+        1,
+        "{method} {route}: expected exactly one 2xx response"
+    );
+    ok[0]
+}
+
+#[test]
+fn every_schema_is_well_formed_and_checkable() {
+    let doc = Doc::load();
+    let mut problems = Vec::new();
+    for (name, s) in doc.v["components"]["schemas"].as_object().unwrap() {
+        lint_schema(
+            &doc.v,
+            s,
+            &format!("components.schemas.{name}"),
+            &mut problems,
+        );
+    }
+    for (route, item) in doc.v["paths"].as_object().unwrap() {
+        for m in METHODS {
+            let Some(op) = item.get(*m) else { continue };
+            let method = m.to_uppercase();
+            for p in doc.parameters(&method, route) {
+                lint_schema(
+                    &doc.v,
+                    &p["schema"],
+                    &format!("{method} {route} parameter {}", p["name"]),
+                    &mut problems,
+                );
+            }
+            if let Some(s) = doc.request_schema(&method, route) {
+                lint_schema(
+                    &doc.v,
+                    s,
+                    &format!("{method} {route} request"),
+                    &mut problems,
+                );
+            }
+            for (code, r) in op["responses"].as_object().unwrap() {
+                if let Some(s) = doc.deref(r).pointer("/content/application~1json/schema") {
+                    lint_schema(
+                        &doc.v,
+                        s,
+                        &format!("{method} {route} {code}"),
+                        &mut problems,
+                    );
+                }
+            }
+        }
+    }
+    // Every $ref anywhere in the document resolves.
+    fn refs(root: &Value, v: &Value, problems: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref")
+                    && r.strip_prefix('#').and_then(|p| root.pointer(p)).is_none()
+                {
+                    problems.push(format!("unresolvable $ref {r}"));
+                }
+                o.values().for_each(|x| refs(root, x, problems));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(root, x, problems)),
+            _ => {}
+        }
+    }
+    refs(&doc.v, &doc.v, &mut problems);
+    assert!(
+        problems.is_empty(),
+        "schema problems:\n  {}",
+        problems.join("\n  ")
+    );
+
+    for name in [
+        "Workspace",
+        "Agent",
+        "RegisterAgent",
+        "UpdateAgent",
+        "SetPromotion",
+        "VaultEntry",
+        "VaultPut",
+        "VaultRotate",
+        "Policy",
+        "Translation",
+        "CreatePolicy",
+        "Run",
+        "StartRun",
+        "WaitRun",
+        "AuditEvent",
+        "AuditRecord",
+        "AuditVerification",
+        "Approval",
+        "DecideApproval",
+        "InboxItem",
+        "SkillInfo",
+        "TemplateInfo",
+        "Region",
+        "Tier",
+        "PromotionLevel",
+        "SkillKind",
+        "RunStatus",
+        "ApprovalStatus",
+        "VaultScope",
+        "Error",
+        "ErrorPayload",
+        "ErrorKind",
+    ] {
+        doc.schema(name);
+    }
+}
+
+/// The wire names of an enum's values.
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<String> {
+    all.iter().map(|v| name(*v).to_string()).collect()
+}
+
+#[test]
+fn enums_and_error_kinds_equal_the_code() {
+    let doc = Doc::load();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("Region", names(Region::ALL, Region::as_str)),
+        ("Tier", names(Tier::ALL, Tier::as_str)),
+        (
+            "PromotionLevel",
+            names(PromotionLevel::ALL, PromotionLevel::as_str),
+        ),
+        ("SkillKind", names(SkillKind::ALL, SkillKind::as_str)),
+        ("RunStatus", names(RunStatus::ALL, RunStatus::as_str)),
+        (
+            "ApprovalStatus",
+            names(ApprovalStatus::ALL, ApprovalStatus::as_str),
+        ),
+        ("VaultScope", names(VaultScope::ALL, VaultScope::as_str)),
+        ("ErrorKind", names(&ErrorKind::ALL, ErrorKind::as_str)),
+    ];
+    for (name, code) in cases {
+        assert_eq!(
+            doc.enum_values(name),
+            code,
+            "components.schemas.{name}.enum"
+        );
+    }
+    // Serde agrees with as_str (the schemas describe the serde form).
+    for k in ErrorKind::ALL {
+        assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+    }
+    for r in Region::ALL {
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+    }
+
+    // TranslationRule has no ALL: the match makes a new variant a compile error here.
+    use heroa::policy::TranslationRule as R;
+    let rules = [R::DecimalLiteral, R::DecimalComparison, R::SetMembership];
+    for r in rules {
+        match r {
+            R::DecimalLiteral | R::DecimalComparison | R::SetMembership => {}
+        }
+    }
+    let rule_names: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(doc.enum_values("TranslationRule"), rule_names);
+
+    // Each kind's HTTP status, and the error responses narrowed per status.
+    let statuses = &doc.schema("ErrorKind")["x-http-status"];
+    let mut by_status: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    for k in ErrorKind::ALL {
+        assert_eq!(
+            statuses[k.as_str()],
+            json!(k.http_status()),
+            "x-http-status of {}",
+            k.as_str()
+        );
+        by_status
+            .entry(k.http_status())
+            .or_default()
+            .insert(k.as_str().to_string());
+    }
+    assert_eq!(statuses.as_object().unwrap().len(), ErrorKind::ALL.len());
+    for (name, resp) in doc.v["components"]["responses"].as_object().unwrap() {
+        let schema = doc.deref(resp.pointer("/content/application~1json/schema").unwrap());
+        let narrowed: BTreeSet<String> = schema
+            .pointer("/allOf/1/properties/error/properties/kind/enum")
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("components.responses.{name}: kinds not narrowed"))
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        let status = doc.v["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| METHODS.iter().filter_map(|m| item.get(*m)))
+            .flat_map(|op| op["responses"].as_object().unwrap().iter())
+            .find(|(_, r)| r["$ref"] == json!(format!("#/components/responses/{name}")))
+            .map(|(code, _)| code.parse::<u16>().unwrap())
+            .unwrap_or_else(|| panic!("components.responses.{name} is never used"));
+        assert_eq!(
+            Some(&narrowed),
+            by_status.get(&status),
+            "components.responses.{name} (HTTP {status})"
+        );
+    }
+}
+
+fn deserializes<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
+    serde_json::from_value::<T>(v.clone())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn request_schemas_accept_and_reject_what_serde_does() {
+    let doc = Doc::load();
+    let validator = Validator::new(&doc.v);
+    let ag = format!("ag_{}", "0".repeat(26));
+    type De = fn(&Value) -> Result<(), String>;
+    // One body per request type with every field present.
+    let cases: Vec<(&str, De, Value)> = vec![
+        (
+            "RegisterAgent",
+            deserializes::<RegisterAgent>,
+            json!({"name": "a1", "description": "d", "runtime": "r1", "region": "us-east", "template": "sequence", "approval_window": "24h"}),
+        ),
+        (
+            "UpdateAgent",
+            deserializes::<UpdateAgent>,
+            json!({"description": "d", "template": "noop", "approval_window": "1h", "region": "eu-west"}),
+        ),
+        (
+            "SetPromotion",
+            deserializes::<SetPromotion>,
+            json!({"level": "L1_notify"}),
+        ),
+        (
+            "VaultPut",
+            deserializes::<VaultPut>,
+            json!({"agent_id": ag, "key": "token", "value": "s3cret", "description": "d", "scope": "agent"}),
+        ),
+        (
+            "VaultRotate",
+            deserializes::<VaultRotate>,
+            json!({"value": "s3cret"}),
+        ),
+        (
+            "CreatePolicy",
+            deserializes::<CreatePolicy>,
+            json!({"agent_id": ag, "document": "permit(principal, action, resource);"}),
+        ),
+        (
+            "StartRun",
+            deserializes::<StartRun>,
+            json!({"input": {"calls": []}}),
+        ),
+        (
+            "WaitRun",
+            deserializes::<WaitRun>,
+            json!({"timeout_ms": 1000}),
+        ),
+        (
+            "DecideApproval",
+            deserializes::<DecideApproval>,
+            json!({"by": "ops"}),
+        ),
+    ];
+    for (name, de, full) in cases {
+        let schema = doc.schema(name);
+        assert_eq!(
+            schema["additionalProperties"],
+            json!(false),
+            "{name}: deny_unknown_fields"
+        );
+        let props: BTreeSet<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        let fields: BTreeSet<&String> = full.as_object().unwrap().keys().collect();
+        assert_eq!(
+            props, fields,
+            "{name}: the document's properties vs the struct's fields"
+        );
+        let required: BTreeSet<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        let agree = |body: &Value, what: &str| {
+            let serde = de(body);
+            let schema_ok = validator.validate(schema, body);
+            assert_eq!(
+                serde.is_ok(),
+                schema_ok.is_ok(),
+                "{name} {what}: serde says {serde:?}, the document says {schema_ok:?}; body {body}"
+            );
+        };
+        agree(&full, "with every field");
+        let mut unknown = full.clone();
+        unknown["zz_unknown"] = json!(1);
+        agree(&unknown, "with an unknown field");
+        agree(&json!({}), "empty (an empty body reads as {})");
+        for field in &props {
+            let mut without = full.clone();
+            without.as_object_mut().unwrap().remove(*field);
+            agree(&without, &format!("without {field}"));
+            assert_eq!(
+                de(&without).is_ok(),
+                !required.contains(field.as_str()),
+                "{name}.{field}: required"
+            );
+            let mut null = full.clone();
+            null[field.as_str()] = Value::Null;
+            agree(&null, &format!("with {field} = null"));
+            // Whatever the document accepts, serde accepts (the reverse does not hold:
+            // serde takes any string where the document lists the valid values).
+            for probe in [
+                json!(12),
+                json!(-1),
+                json!(1.5),
+                json!("x"),
+                json!(true),
+                json!([]),
+                json!({}),
+            ] {
+                let mut body = full.clone();
+                body[field.as_str()] = probe.clone();
+                if validator.validate(schema, &body).is_ok() {
+                    assert!(
+                        de(&body).is_ok(),
+                        "{name}.{field} = {probe}: the document accepts what serde rejects"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn serializes<T: DeserializeOwned + Serialize>(v: &Value) -> Value {
+    let typed: T = serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("example does not deserialize: {e}: {v}"));
+    serde_json::to_value(typed).unwrap()
+}
+
+#[test]
+fn response_schemas_require_exactly_what_the_types_serialize() {
+    let doc = Doc::load();
+    let strict = Validator::strict(&doc.v);
+    let ts = "2026-04-25T12:00:00Z";
+    let id = |p: &str| format!("{p}_{}", "0".repeat(26));
+    let hash = "0".repeat(64);
+    type Ser = fn(&Value) -> Value;
+    // Examples with every Option empty (`null`), then with every Option set.
+    let cases: Vec<(&str, Ser, Value)> = vec![
+        (
+            "Workspace",
+            serializes::<Workspace>,
+            json!({"id": id("ws"), "name": "w", "tier": "team", "soc2_accepted_at": null, "created_at": ts}),
+        ),
+        (
+            "Workspace",
+            serializes::<Workspace>,
+            json!({"id": id("ws"), "name": "w", "tier": "enterprise", "soc2_accepted_at": ts, "created_at": ts}),
+        ),
+        (
+            "Agent",
+            serializes::<Agent>,
+            json!({"id": id("ag"), "name": "a", "description": null, "runtime": "r1", "region": "us-east", "promotion": "L0_shadow",
+                   "template": "sequence", "approval_window_seconds": 86400, "created_at": ts, "updated_at": ts}),
+        ),
+        (
+            "SkillInfo",
+            serializes::<SkillInfo>,
+            json!({"name": "s", "kind": "write", "external": true, "cost_usd": 0.25, "description": null}),
+        ),
+        (
+            "TemplateInfo",
+            serializes::<TemplateInfo>,
+            json!({"name": "t", "description": "d"}),
+        ),
+        (
+            "VaultEntry",
+            serializes::<VaultEntry>,
+            json!({"id": id("vlt"), "key": "k", "scope": "workspace", "agent_id": null, "description": null, "fingerprint": hash,
+                   "version": 1, "created_at": ts, "updated_at": ts}),
+        ),
+        (
+            "Policy",
+            serializes::<Policy>,
+            json!({"id": id("po"), "agent_id": id("ag"), "version": 2, "document": "d", "cedar": "c", "created_at": ts,
+                   "translations": [{"line": 1, "column": 3, "original": "0.5", "translated": "decimal(\"0.5\")", "rule": "decimal_literal"}]}),
+        ),
+        (
+            "Run",
+            serializes::<Run>,
+            json!({"id": id("run"), "agent_id": id("ag"), "status": "queued", "input": {}, "output": null, "error": null, "cost_usd": 0.0,
+                   "promotion": "L2_approve", "actions_executed": 0, "actions_blocked": 0, "actions_shadowed": 0, "actions_skipped": 0,
+                   "audit_url": "heroa://embedded/v1/runs/x/audit", "created_at": ts, "started_at": null, "finished_at": null}),
+        ),
+        (
+            "Run",
+            serializes::<Run>,
+            json!({"id": id("run"), "agent_id": id("ag"), "status": "failed", "input": [1], "output": "x", "error": "boom", "cost_usd": 1.5,
+                   "promotion": "L3_autonomous", "actions_executed": 1, "actions_blocked": 2, "actions_shadowed": 3, "actions_skipped": 4,
+                   "audit_url": "u", "created_at": ts, "started_at": ts, "finished_at": ts}),
+        ),
+        (
+            "AuditRecord",
+            serializes::<AuditRecord>,
+            json!({"run_id": id("run"), "agent_id": id("ag"), "head_hash": hash,
+                   "events": [{"seq": 0, "at": ts, "type": "run.queued", "data": {"a": 1}, "prev_hash": hash, "hash": hash}]}),
+        ),
+        (
+            "AuditVerification",
+            serializes::<AuditVerification>,
+            json!({"run_id": id("run"), "valid": true, "events": 3, "broken_at": null, "reason": null}),
+        ),
+        (
+            "AuditVerification",
+            serializes::<AuditVerification>,
+            json!({"run_id": id("run"), "valid": false, "events": 3, "broken_at": 1, "reason": "r"}),
+        ),
+        (
+            "Approval",
+            serializes::<Approval>,
+            json!({"id": id("apr"), "run_id": id("run"), "agent_id": id("ag"), "skill": "s", "args": {}, "status": "denied",
+                   "requested_at": ts, "expires_at": ts, "decided_at": ts, "decided_by": "ops"}),
+        ),
+        (
+            "InboxItem",
+            serializes::<InboxItem>,
+            json!({"id": id("msg"), "agent_id": id("ag"), "run_id": id("run"), "message": "m", "created_at": ts}),
+        ),
+        (
+            "PolicyDiagnostic",
+            serializes::<heroa::policy::Diagnostic>,
+            json!({"line": 1, "column": 2, "message": "m", "help": null, "translated": null}),
+        ),
+    ];
+    for (name, ser, example) in cases {
+        let schema = doc.schema(name);
+        let wire = ser(&example);
+        strict.validate(schema, &wire).unwrap_or_else(|e| {
+            panic!("{name}: the Rust serialization does not match the document: {e:?}\n{wire:#}")
+        });
+        let required: BTreeSet<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let present: BTreeSet<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            required, present,
+            "{name}: `required` must list exactly the always-serialized fields"
+        );
+    }
+
+    // The error body: `field` and `details` are left out when empty.
+    let plain = heroa::Error::new(ErrorKind::NotFound, "agent not found").to_body();
+    let full = heroa::Error::invalid("document", "bad")
+        .with_details(json!({"diagnostics": []}))
+        .to_body();
+    for body in [plain, full] {
+        let wire = serde_json::to_value(&body).unwrap();
+        strict
+            .validate(doc.schema("Error"), &wire)
+            .unwrap_or_else(|e| panic!("{e:?}: {wire}"));
+    }
+    assert_eq!(
+        doc.schema("ErrorPayload")["required"],
+        json!(["kind", "message"])
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// The validator itself.
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn validator_rejects_what_it_must() {
+    let root = json!({"components": {"schemas": {
+        "Color": {"type": "string", "enum": ["red", "green"]},
+        "Thing": {
+            "type": "object",
+            "required": ["id", "count", "color", "note"],
+            "properties": {
+                "id": {"type": "string"},
+                "count": {"type": "integer", "minimum": 0},
+                "color": {"$ref": "#/components/schemas/Color"},
+                "note": {"type": ["string", "null"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "alt": {"anyOf": [{"$ref": "#/components/schemas/Color"}, {"type": "null"}]},
+                "pick": {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+            },
+            "additionalProperties": false
+        },
+        "Open": {"type": "object", "properties": {"a": {"type": "string"}}},
+        "Narrow": {"allOf": [{"$ref": "#/components/schemas/Thing"}, {"properties": {"color": {"const": "red"}}}]}
+    }}});
+    let v = Validator::new(&root);
+    let thing = &root["components"]["schemas"]["Thing"];
+    let good = json!({"id": "t1", "count": 2, "color": "red", "note": null, "tags": ["a"], "alt": null, "pick": 3});
+    v.validate(thing, &good).unwrap();
+    v.validate(&json!({"$ref": "#/components/schemas/Thing"}), &good)
+        .unwrap();
+
+    let rejects = |value: Value, expect: &str| {
+        let errors = v
+            .validate(thing, &value)
+            .expect_err(&format!("accepted {value}"));
+        assert!(
+            errors.iter().any(|e| e.contains(expect)),
+            "{errors:?} should mention {expect:?}"
+        );
+    };
+    // A missing required field.
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("count");
+    rejects(missing, "missing required property \"count\"");
+    // `null` is a value, not an absence: a required nullable field must be present.
+    let mut no_note = good.clone();
+    no_note.as_object_mut().unwrap().remove("note");
+    rejects(no_note, "missing required property \"note\"");
+    // Wrong types.
+    rejects(
+        json!({"id": 1, "count": 2, "color": "red", "note": null}),
+        "$.id: expected type",
+    );
+    rejects(
+        json!({"id": "t", "count": 2.5, "color": "red", "note": null}),
+        "$.count: expected type",
+    );
+    rejects(
+        json!({"id": "t", "count": 2, "color": "red", "note": 5}),
+        "$.note: expected type",
+    );
+    rejects(
+        json!({"id": "t", "count": 2, "color": "red", "note": null, "tags": [1]}),
+        "$.tags[0]: expected type",
+    );
+    rejects(json!([]), "$: expected type");
+    rejects(
+        json!({"id": "t", "count": -1, "color": "red", "note": null}),
+        "below the minimum",
+    );
+    // An undeclared property where additionalProperties is false.
+    let mut extra = good.clone();
+    extra["surprise"] = json!(true);
+    rejects(extra, "undeclared property \"surprise\"");
+    // Out-of-enum values, directly and through $ref / anyOf.
+    rejects(
+        json!({"id": "t", "count": 2, "color": "blue", "note": null}),
+        "\"blue\" is not one of",
+    );
+    rejects(
+        json!({"id": "t", "count": 2, "color": "red", "note": null, "alt": "blue"}),
+        "matches none of anyOf",
+    );
+    rejects(
+        json!({"id": "t", "count": 2, "color": "red", "note": null, "pick": true}),
+        "matches 0 of oneOf",
+    );
+    // allOf narrowing.
+    let narrow = &root["components"]["schemas"]["Narrow"];
+    v.validate(narrow, &good).unwrap();
+    let mut green = good.clone();
+    green["color"] = json!("green");
+    assert!(v.validate(narrow, &green).is_err());
+    // Open objects take extra properties, unless the validator is strict.
+    let open = &root["components"]["schemas"]["Open"];
+    v.validate(open, &json!({"a": "x", "b": 1})).unwrap();
+    let errors = Validator::strict(&root)
+        .validate(open, &json!({"a": "x", "b": 1}))
+        .unwrap_err();
+    assert!(errors[0].contains("\"b\" is not declared"), "{errors:?}");
+    // Unknown keywords and dangling references are errors, not silently ignored.
+    assert!(
+        v.validate(&json!({"type": "string", "minItems": 1}), &json!("x"))
+            .is_err()
+    );
+    assert!(
+        v.validate(&json!({"$ref": "#/components/schemas/Nope"}), &json!("x"))
+            .is_err()
+    );
+    // Integers: JSON numbers without a fractional part.
+    v.validate(&json!({"type": "integer"}), &json!(3.0))
+        .unwrap();
+    v.validate(&json!({"type": "number"}), &json!(3)).unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// The live server.
+// ---------------------------------------------------------------------------------
+
+/// A syntactically valid id that names nothing.
+fn fake_id(param: &str) -> String {
+    let prefix = match param {
+        "agent_id" => "ag",
+        "vault_id" => "vlt",
+        "policy_id" => "po",
+        "run_id" => "run",
+        "approval_id" => "apr",
+        other => panic!("no fake id for {other}"),
+    };
+    format!("{prefix}_{}", "0".repeat(26))
+}
+
+/// The `{param}` of a route, if any (routes have at most one).
+fn route_param(route: &str) -> Option<&str> {
+    let params: Vec<&str> = route
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .collect();
+    assert!(params.len() <= 1, "{route}: more than one path parameter");
+    params.first().copied()
+}
+
+fn fill(route: &str, id: Option<&str>) -> String {
+    match (route_param(route), id) {
+        (Some(p), Some(id)) => route.replace(&format!("{{{p}}}"), id),
+        (None, None) => route.to_string(),
+        (p, id) => panic!("{route}: parameter {p:?} vs id {id:?}"),
+    }
+}
+
+fn is_fallback(status: u16, body: &[u8]) -> bool {
+    status == 404 && String::from_utf8_lossy(body).contains("no such endpoint")
+}
+
+#[derive(Default)]
+struct Req<'a> {
+    method: &'a str,
+    route: &'a str,
+    id: Option<&'a str>,
+    query: Option<&'a str>,
+    body: Option<Value>,
+    raw: Option<Vec<u8>>,
+    idempotency_key: Option<&'a str>,
+    anonymous: bool,
+    /// The document's request schema must reject `body` (the server should too).
+    invalid: bool,
+}
+
+impl<'a> Req<'a> {
+    fn new(method: &'a str, route: &'a str) -> Self {
+        Req {
+            method,
+            route,
+            ..Default::default()
+        }
+    }
+    fn id(mut self, id: &'a str) -> Self {
+        self.id = Some(id);
+        self
+    }
+    fn query(mut self, q: &'a str) -> Self {
+        self.query = Some(q);
+        self
+    }
+    fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    fn raw(mut self, bytes: Vec<u8>) -> Self {
+        self.raw = Some(bytes);
+        self
+    }
+    fn idempotency_key(mut self, k: &'a str) -> Self {
+        self.idempotency_key = Some(k);
+        self
+    }
+    fn anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
+    }
+    fn invalid(mut self) -> Self {
+        self.invalid = true;
+        self
+    }
+}
+
+struct Answer {
+    what: String,
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    /// The body, after checking the status.
+    fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}: {:#}", self.what, self.body);
+        self.body
+    }
+
+    /// Checks an error answer's status, kind and field.
+    fn expect_error(self, status: u16, kind: &str, field: Option<&str>) -> Value {
+        let body = self.expect(status);
+        assert_eq!(body["error"]["kind"], json!(kind), "{body:#}");
+        assert_eq!(body["error"]["field"].as_str(), field, "{body:#}");
+        body
+    }
+}
+
+struct Api<'d> {
+    doc: &'d Doc,
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    /// (method, route) → statuses seen.
+    seen: Mutex<BTreeMap<(String, String), BTreeSet<u16>>>,
+}
+
+impl<'d> Api<'d> {
+    fn new(doc: &'d Doc, base: String, key: &str) -> Self {
+        Api {
+            doc,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            base,
+            key: key.to_string(),
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        req: &Req<'_>,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let url = match req.query {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        };
+        let mut rb = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+        if !req.anonymous {
+            rb = rb.bearer_auth(&self.key);
+        }
+        if let Some(k) = req.idempotency_key {
+            rb = rb.header("Idempotency-Key", k);
+        }
+        if let Some(b) = &req.body {
+            rb = rb.json(b);
+        } else if let Some(raw) = &req.raw {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(raw.clone());
+        }
+        let resp = rb
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        (status, headers, bytes)
+    }
+
+    /// Sends a documented request and validates the answer against the document.
+    async fn send(&self, req: Req<'_>) -> Answer {
+        let (method, route) = (req.method, req.route);
+        self.doc.operation(method, route);
+        if let Some(body) = &req.body {
+            let schema = self
+                .doc
+                .request_schema(method, route)
+                .unwrap_or_else(|| panic!("{method} {route} declares no request body"));
+            match (
+                Validator::new(&self.doc.v).validate(schema, body),
+                req.invalid,
+            ) {
+                (Err(e), false) => {
+                    panic!("{method} {route}: the document rejects our request body {body}: {e:?}")
+                }
+                (Ok(()), true) => panic!(
+                    "{method} {route}: the document accepts {body}, which the test expects it to reject"
+                ),
+                _ => {}
+            }
+        }
+        let path = fill(route, req.id);
+        let (status, headers, bytes) = self.raw(method, &path, &req).await;
+        let what = format!(
+            "{method} {path}{} → {status}",
+            req.query.map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        assert!(
+            !is_fallback(status, &bytes),
+            "{what}: answered by the router's fallback"
+        );
+        let body = self
+            .doc
+            .check_answer(method, route, status, &headers, &bytes)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.seen
+            .lock()
+            .unwrap()
+            .entry((method.to_string(), route.to_string()))
+            .or_default()
+            .insert(status);
+        Answer {
+            what,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, route: &str, id: Option<&str>) -> Value {
+        let mut req = Req::new("GET", route);
+        req.id = id;
+        self.send(req).await.expect(200)
+    }
+}
+
+async fn start() -> (Runtime, heroa::protocol::CreatedApiKey, Server) {
+    let rt = Runtime::memory().unwrap();
+    let key = rt.create_api_key(rt.default_workspace()).unwrap();
+    let server = Server::start(
+        rt.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    (rt, key, server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_is_served_as_documented() {
+    let doc = Doc::load();
+    let (_rt, key, server) = start().await;
+    let api = Api::new(&doc, server.url(), key.reveal());
+
+    // The fallback is recognisable, so the probes below mean something.
+    let (status, _, body) = api.raw("GET", "/v1/no-such-thing", &Req::default()).await;
+    assert!(
+        is_fallback(status, &body),
+        "{status} {}",
+        String::from_utf8_lossy(&body)
+    );
+
+    let served: BTreeSet<(&str, &str)> = ROUTES.iter().copied().collect();
+    for &(method, route) in ROUTES {
+        let fake = route_param(route).map(fake_id);
+        // With the key: the route's own answer (nothing exists, so 2xx for lists and
+        // 4xx otherwise), declared by the document.
+        let mut req = Req::new(method, route);
+        req.id = fake.as_deref();
+        let answer = api.send(req).await;
+        assert_ne!(answer.status, 405, "{}", answer.what);
+        // Without a key: 401 for all but the health check.
+        let mut req = Req::new(method, route).anonymous();
+        req.id = fake.as_deref();
+        let answer = api.send(req).await;
+        if route == "/v1/health" {
+            assert_eq!(answer.status, 200, "{}", answer.what);
+        } else {
+            answer.expect_error(401, "unauthenticated", None);
+        }
+        // No other method is served on the path: 405 with `Allow` and an empty body
+        // (as the document's introduction says), or the fallback.
+        let path = fill(route, fake.as_deref());
+        for other in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if served.contains(&(other, route)) {
+                continue;
+            }
+            let (status, headers, body) = api.raw(other, &path, &Req::default()).await;
+            assert!(
+                status == 405 || is_fallback(status, &body),
+                "{other} {path} answered {status} but is not in ROUTES: {}",
+                String::from_utf8_lossy(&body)
+            );
+            if status == 405 {
+                assert!(
+                    headers.contains_key("allow") && body.is_empty(),
+                    "{other} {path}"
+                );
+            }
+        }
+        // `GET` routes also answer `HEAD`.
+        if method == "GET" {
+            let (status, _, body) = api.raw("HEAD", &path, &Req::default()).await;
+            assert!(
+                status != 405 && !is_fallback(status, &body),
+                "HEAD {path} answered {status}"
+            );
+        }
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// Polls `GET /v1/approvals?status=pending` until the run's approval shows up.
+async fn pending_approval(api: &Api<'_>, run_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = api
+            .send(Req::new("GET", "/v1/approvals").query("status=pending"))
+            .await
+            .expect(200);
+        if let Some(a) = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["run_id"] == json!(run_id))
+        {
+            return a.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pending approval for {run_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_flow_answers_what_the_document_declares() {
+    let doc = Doc::load();
+    let (rt, key, server) = start().await;
+    rt.register_skill(
+        Skill::new("test:record", SkillKind::Write, |call| async move {
+            Ok(json!({"recorded": call.args}))
+        })
+        .cost_usd(0.25)
+        .description("Records its arguments (a write)."),
+    )
+    .unwrap();
+    let api = Api::new(&doc, server.url(), key.reveal());
+
+    // Health, workspace, catalog.
+    let health = api
+        .send(Req::new("GET", "/v1/health").anonymous())
+        .await
+        .expect(200);
+    assert_eq!(health, json!({"status": "ok"}));
+    let ws = api.get("/v1/workspace", None).await;
+    assert_eq!(ws["id"], json!(rt.default_workspace()));
+    assert_eq!(ws["tier"], json!("team"));
+    api.send(Req::new("POST", "/v1/workspace/soc2-acceptance"))
+        .await
+        .expect_error(403, "tier_limit", None);
+    let skills = api.get("/v1/skills", None).await;
+    let echo = skills["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "heroa:echo")
+        .expect("heroa:echo");
+    assert_eq!(echo["kind"], json!("read"));
+    let templates = api.get("/v1/templates", None).await;
+    assert!(
+        templates["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "sequence")
+    );
+
+    // Register an agent, with an idempotent replay.
+    let register = json!({"name": "a1", "region": "us-east"});
+    let first = api
+        .send(
+            Req::new("POST", "/v1/agents")
+                .json(register.clone())
+                .idempotency_key("register-a1"),
+        )
+        .await;
+    assert!(!first.headers.contains_key("idempotent-replayed"));
+    let agent = first.expect(201);
+    let agent_id = str_of(&agent["id"]).to_string();
+    assert!(
+        agent_id.starts_with("ag_") && agent_id.len() == 29,
+        "{agent_id}"
+    );
+    assert_eq!(agent["promotion"], json!("L0_shadow"));
+    assert!(agent["description"].is_null());
+    let replay = api
+        .send(
+            Req::new("POST", "/v1/agents")
+                .json(register.clone())
+                .idempotency_key("register-a1"),
+        )
+        .await;
+    assert_eq!(
+        replay
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(replay.expect(201), agent);
+    api.send(
+        Req::new("POST", "/v1/agents")
+            .json(json!({"name": "a9", "region": "us-east"}))
+            .idempotency_key("register-a1"),
+    )
+    .await
+    .expect_error(409, "conflict", Some("Idempotency-Key"));
+
+    // Errors: an unknown region, an unknown field, a taken name, a body over the limit.
+    let bad = api
+        .send(
+            Req::new("POST", "/v1/agents")
+                .json(json!({"name": "a2", "region": "mars-north"}))
+                .invalid(),
+        )
+        .await
+        .expect_error(400, "invalid_argument", Some("region"));
+    assert!(
+        str_of(&bad["error"]["message"]).contains("us-east"),
+        "{bad}"
+    );
+    api.send(
+        Req::new("POST", "/v1/agents")
+            .json(json!({"name": "a2", "region": "us-east", "colour": "red"}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("colour"));
+    api.send(Req::new("POST", "/v1/agents").json(register.clone()))
+        .await
+        .expect_error(409, "conflict", Some("name"));
+    let mut huge = br#"{"name": "a3", "region": "us-east", "description": ""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 1024 * 1024 + 1));
+    huge.extend(br#""}"#);
+    api.send(Req::new("POST", "/v1/agents").raw(huge))
+        .await
+        .expect_error(413, "payload_too_large", Some("body"));
+
+    // Read, list, update the agent.
+    assert_eq!(
+        api.get("/v1/agents/{agent_id}", Some(&agent_id)).await,
+        agent
+    );
+    let agents = api.get("/v1/agents", None).await;
+    assert_eq!(agents["items"].as_array().unwrap().len(), 1);
+    let updated = api
+        .send(
+            Req::new("PATCH", "/v1/agents/{agent_id}")
+                .id(&agent_id)
+                .json(json!({"description": "first agent"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(updated["description"], json!("first agent"));
+    api.send(
+        Req::new("PATCH", "/v1/agents/{agent_id}")
+            .id(&agent_id)
+            .json(json!({"region": "eu-west"})),
+    )
+    .await
+    .expect_error(409, "failed_precondition", Some("region"));
+    api.send(Req::new("GET", "/v1/agents/{agent_id}").id("ag_not-an-id"))
+        .await
+        .expect_error(400, "invalid_argument", Some("agent_id"));
+
+    // Vault: put, list, get, rotate. The value never comes back.
+    let secret = "s3cret-value-1";
+    let entry = api
+        .send(
+            Req::new("POST", "/v1/vault")
+                .json(json!({"agent_id": agent_id, "key": "api_token", "value": secret})),
+        )
+        .await
+        .expect(201);
+    let vault_id = str_of(&entry["id"]).to_string();
+    assert_eq!(
+        (entry["version"].as_u64(), entry["scope"].as_str()),
+        (Some(1), Some("agent"))
+    );
+    let listed = api
+        .send(Req::new("GET", "/v1/vault").query(&format!("agent_id={agent_id}")))
+        .await
+        .expect(200);
+    assert_eq!(listed["items"], json!([entry]));
+    assert_eq!(
+        api.get("/v1/vault/{vault_id}", Some(&vault_id)).await,
+        entry
+    );
+    let rotated = api
+        .send(
+            Req::new("POST", "/v1/vault/{vault_id}/rotate")
+                .id(&vault_id)
+                .json(json!({"value": "s3cret-value-2"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rotated["version"], json!(2));
+    assert_ne!(rotated["fingerprint"], entry["fingerprint"]);
+    assert!(!listed.to_string().contains(secret) && !rotated.to_string().contains("s3cret"));
+    api.send(Req::new("GET", "/v1/vault").query("agent_id=nope"))
+        .await
+        .expect_error(400, "invalid_argument", Some("agent_id"));
+    api.send(Req::new("GET", "/v1/vault").query("colour=red"))
+        .await
+        .expect_error(400, "invalid_argument", Some("colour"));
+
+    // Policies: a translated version, an invalid one (diagnostics), then permit-all.
+    let translated = api
+        .send(Req::new("POST", "/v1/policies").json(json!({
+            "agent_id": agent_id,
+            "document": "permit(principal, action, resource) when { context.run_cost_usd < 0.50 };",
+        })))
+        .await
+        .expect(201);
+    assert!(
+        !translated["translations"].as_array().unwrap().is_empty(),
+        "{translated:#}"
+    );
+    let invalid = api
+        .send(
+            Req::new("POST", "/v1/policies")
+                .json(json!({"agent_id": agent_id, "document": "permit(principal, action"})),
+        )
+        .await
+        .expect_error(400, "invalid_argument", Some("document"));
+    Validator::strict(&doc.v)
+        .validate(
+            doc.schema("PolicyErrorDetails"),
+            &invalid["error"]["details"],
+        )
+        .unwrap_or_else(|e| panic!("details of an invalid policy: {e:?}\n{invalid:#}"));
+    let policy = api
+        .send(Req::new("POST", "/v1/policies").json(
+            json!({"agent_id": agent_id, "document": "permit(principal, action, resource);"}),
+        ))
+        .await
+        .expect(201);
+    assert_eq!(policy["version"], json!(2));
+    let policy_id = str_of(&policy["id"]).to_string();
+    assert_eq!(
+        api.get("/v1/policies/{policy_id}", Some(&policy_id)).await,
+        policy
+    );
+    let policies = api
+        .send(Req::new("GET", "/v1/policies").query(&format!("agent_id={agent_id}")))
+        .await
+        .expect(200);
+    assert_eq!(policies["items"], json!([translated, policy]));
+    assert_eq!(
+        api.get("/v1/policies", None).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Promotion: L4 needs the enterprise tier; L3 is fine.
+    api.send(
+        Req::new("POST", "/v1/agents/{agent_id}/promotion")
+            .id(&agent_id)
+            .json(json!({"level": "L4_trusted"})),
+    )
+    .await
+    .expect_error(403, "tier_limit", Some("level"));
+    let promoted = api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/promotion")
+                .id(&agent_id)
+                .json(json!({"level": "L3_autonomous"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(promoted["promotion"], json!("L3_autonomous"));
+
+    // A run: start, wait, read, list, audit, verify; cancelling it after the end changes nothing.
+    let input = json!({"calls": [{"skill": "heroa:echo", "args": {"x": 1}}]});
+    let run = api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/runs")
+                .id(&agent_id)
+                .json(json!({"input": input})),
+        )
+        .await
+        .expect(201);
+    let run_id = str_of(&run["id"]).to_string();
+    assert_eq!(run["input"], input);
+    let done = api
+        .send(
+            Req::new("POST", "/v1/runs/{run_id}/wait")
+                .id(&run_id)
+                .json(json!({"timeout_ms": 10000})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(done["status"], json!("complete"), "{done:#}");
+    assert_eq!(
+        (
+            done["actions_executed"].as_u64(),
+            done["promotion"].as_str()
+        ),
+        (Some(1), Some("L3_autonomous"))
+    );
+    assert_eq!(
+        done["output"]["results"].as_array().map(Vec::len),
+        Some(1),
+        "{done:#}"
+    );
+    assert_eq!(api.get("/v1/runs/{run_id}", Some(&run_id)).await, done);
+    let runs = api
+        .send(Req::new("GET", "/v1/runs").query(&format!("agent_id={agent_id}")))
+        .await
+        .expect(200);
+    assert_eq!(runs["items"], json!([done]));
+    let audit = api.get("/v1/runs/{run_id}/audit", Some(&run_id)).await;
+    let events = audit["events"].as_array().unwrap();
+    assert!(events.len() >= 2, "{audit:#}");
+    assert_eq!(audit["head_hash"], events.last().unwrap()["hash"]);
+    assert_eq!(events[0]["type"], json!("run.queued"));
+    let verification = api
+        .get("/v1/runs/{run_id}/audit/verify", Some(&run_id))
+        .await;
+    assert_eq!(verification["valid"], json!(true));
+    assert_eq!(verification["events"], json!(events.len()));
+    let cancelled_late = api
+        .send(Req::new("POST", "/v1/runs/{run_id}/cancel").id(&run_id))
+        .await
+        .expect(200);
+    assert_eq!(cancelled_late, done);
+
+    // A slow run: the wait times out (504), the cancel stops it.
+    let slow = api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/runs")
+                .id(&agent_id)
+                .json(
+                    json!({"input": {"calls": [{"skill": "heroa:sleep", "args": {"ms": 30000}}]}}),
+                ),
+        )
+        .await
+        .expect(201);
+    let slow_id = str_of(&slow["id"]).to_string();
+    api.send(
+        Req::new("POST", "/v1/runs/{run_id}/wait")
+            .id(&slow_id)
+            .json(json!({"timeout_ms": 50})),
+    )
+    .await
+    .expect_error(504, "timeout", None);
+    let cancelled = api
+        .send(Req::new("POST", "/v1/runs/{run_id}/cancel").id(&slow_id))
+        .await
+        .expect(200);
+    assert_eq!(cancelled["status"], json!("cancelled"), "{cancelled:#}");
+
+    // L1 notify: a run leaves an inbox message.
+    api.send(
+        Req::new("POST", "/v1/agents/{agent_id}/promotion")
+            .id(&agent_id)
+            .json(json!({"level": "L1_notify"})),
+    )
+    .await
+    .expect(200);
+    let notified = api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/runs")
+                .id(&agent_id)
+                .json(json!({"input": {"calls": [{"skill": "test:record", "args": {"n": 1}}]}})),
+        )
+        .await
+        .expect(201);
+    let notified_id = str_of(&notified["id"]).to_string();
+    let notified = api
+        .send(
+            Req::new("POST", "/v1/runs/{run_id}/wait")
+                .id(&notified_id)
+                .json(json!({"timeout_ms": 10000})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(notified["cost_usd"], json!(0.25), "{notified:#}");
+    let inbox = api.get("/v1/inbox", None).await;
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["run_id"] == json!(notified_id)),
+        "{inbox:#}"
+    );
+
+    // L2 approve: one held write approved, one denied. Deciding again the same way
+    // answers the approval unchanged; the opposite decision conflicts.
+    api.send(
+        Req::new("POST", "/v1/agents/{agent_id}/promotion")
+            .id(&agent_id)
+            .json(json!({"level": "L2_approve"})),
+    )
+    .await
+    .expect(200);
+    let write = json!({"input": {"calls": [{"skill": "test:record", "args": {"n": 2}}]}});
+    for (verb, status) in [("approve", "approved"), ("deny", "denied")] {
+        let held = api
+            .send(
+                Req::new("POST", "/v1/agents/{agent_id}/runs")
+                    .id(&agent_id)
+                    .json(write.clone()),
+            )
+            .await
+            .expect(201);
+        let held_id = str_of(&held["id"]).to_string();
+        let approval = pending_approval(&api, &held_id).await;
+        let approval_id = str_of(&approval["id"]).to_string();
+        assert_eq!(
+            (approval["skill"].as_str(), approval["status"].as_str()),
+            (Some("test:record"), Some("pending"))
+        );
+        assert_eq!(
+            api.get("/v1/approvals/{approval_id}", Some(&approval_id))
+                .await,
+            approval
+        );
+        let route = format!("/v1/approvals/{{approval_id}}/{verb}");
+        let answer = api
+            .send(
+                Req::new("POST", &route)
+                    .id(&approval_id)
+                    .json(json!({"by": "tester"})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            (answer["status"].as_str(), answer["decided_by"].as_str()),
+            (Some(status), Some("tester"))
+        );
+        let again = api
+            .send(
+                Req::new("POST", &route)
+                    .id(&approval_id)
+                    .json(json!({"by": "someone else"})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(again, answer);
+        let opposite = format!(
+            "/v1/approvals/{{approval_id}}/{}",
+            if verb == "approve" { "deny" } else { "approve" }
+        );
+        api.send(Req::new("POST", &opposite).id(&approval_id))
+            .await
+            .expect_error(409, "conflict", None);
+        let finished = api
+            .send(
+                Req::new("POST", "/v1/runs/{run_id}/wait")
+                    .id(&held_id)
+                    .json(json!({"timeout_ms": 10000})),
+            )
+            .await
+            .expect(200);
+        let expected_run = if verb == "approve" {
+            "complete"
+        } else {
+            "partial"
+        };
+        assert_eq!(finished["status"], json!(expected_run), "{finished:#}");
+    }
+    let approvals = api.get("/v1/approvals", None).await;
+    assert_eq!(approvals["items"].as_array().unwrap().len(), 2);
+    let approved = api
+        .send(Req::new("GET", "/v1/approvals").query("status=approved"))
+        .await
+        .expect(200);
+    assert_eq!(approved["items"].as_array().unwrap().len(), 1);
+    api.send(Req::new("GET", "/v1/approvals").query("status=maybe"))
+        .await
+        .expect_error(400, "invalid_argument", Some("status"));
+
+    // An enterprise workspace accepts SOC 2 and promotes to L4; it cannot see the team's agent.
+    let ent = rt
+        .create_workspace("enterprise-ws", Tier::Enterprise)
+        .unwrap();
+    let ent_key = rt.create_api_key(&ent.id).unwrap();
+    let ent_api = Api::new(&doc, server.url(), ent_key.reveal());
+    ent_api
+        .send(Req::new("GET", "/v1/agents/{agent_id}").id(&agent_id))
+        .await
+        .expect_error(404, "not_found", None);
+    let accepted = ent_api
+        .send(Req::new("POST", "/v1/workspace/soc2-acceptance"))
+        .await
+        .expect(200);
+    assert!(accepted["soc2_accepted_at"].is_string(), "{accepted:#}");
+    let ent_agent = ent_api
+        .send(Req::new("POST", "/v1/agents").json(json!({"name": "e1", "region": "bc-sovereign"})))
+        .await
+        .expect(201);
+    let ent_agent_id = str_of(&ent_agent["id"]).to_string();
+    let trusted = ent_api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/promotion")
+                .id(&ent_agent_id)
+                .json(json!({"level": "L4_trusted"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(trusted["promotion"], json!("L4_trusted"));
+
+    // Deletes answer 204 without a body; the resource is gone after.
+    let gone = api
+        .send(Req::new("DELETE", "/v1/vault/{vault_id}").id(&vault_id))
+        .await
+        .expect(204);
+    assert!(gone.is_null());
+    api.send(Req::new("GET", "/v1/vault/{vault_id}").id(&vault_id))
+        .await
+        .expect_error(404, "not_found", None);
+    api.send(Req::new("DELETE", "/v1/agents/{agent_id}").id(&agent_id))
+        .await
+        .expect(204);
+    api.send(Req::new("GET", "/v1/agents/{agent_id}").id(&agent_id))
+        .await
+        .expect_error(404, "not_found", None);
+    // Runs and their audit records stay.
+    assert_eq!(
+        api.get("/v1/runs/{run_id}/audit/verify", Some(&run_id))
+            .await["valid"],
+        json!(true)
+    );
+
+    // Every route answered at least once with success, and everything was validated.
+    let mut seen = api.seen.lock().unwrap().clone();
+    for (k, v) in ent_api.seen.lock().unwrap().iter() {
+        seen.entry(k.clone()).or_default().extend(v);
+    }
+    let unexercised: Vec<_> = ROUTES
+        .iter()
+        .filter(|(m, r)| {
+            !seen
+                .get(&(m.to_string(), r.to_string()))
+                .is_some_and(|s| s.iter().any(|c| (200..300).contains(c)))
+        })
+        .collect();
+    assert!(
+        unexercised.is_empty(),
+        "routes without a successful answer in the flow: {unexercised:?}"
+    );
+    server.shutdown().await.unwrap();
+}
