@@ -21,6 +21,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod llm;
 pub mod policy;
 pub mod protocol;
 pub mod runtime;

@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// Longest one `wait` request may hold (default 60 s).
     pub max_wait: Duration,
+    /// Interval of keep-alive comments on idle event streams (default 15 s).
+    pub keep_alive: Duration,
 }
 
 impl Default for ServeOptions {
@@ -38,6 +40,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_body_bytes: 1024 * 1024,
             max_wait: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(15),
         }
     }
 }
@@ -251,6 +254,9 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         .route("/v1/runs/{run_id}/cancel", post(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
             s.rt.cancel_run(&ws, &id).await.map(ok)
         }))
+        .route("/v1/runs/{run_id}/events", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>, headers: HeaderMap| async move {
+            run_events(&s, &ws, &id, &headers)
+        }))
         .route("/v1/runs/{run_id}/audit", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
             s.rt.audit(&ws, &id).map(ok)
         }))
@@ -284,6 +290,49 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme name in any case).
+/// `GET /v1/runs/{id}/events`: the run's stream as Server-Sent Events, resuming after
+/// `Last-Event-ID`, with keep-alive comments while idle.
+fn run_events(s: &AppState, ws: &str, id: &str, headers: &HeaderMap) -> Result<Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let last = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "Last-Event-ID",
+                        "Last-Event-ID must be the id of an event of this stream (a whole number)",
+                    )
+                })?,
+        ),
+    };
+    let events = s.rt.run_events(ws, id, last)?;
+    let stream = futures_util::stream::unfold(events, |mut events| async move {
+        let item = events.next().await?;
+        let item = item.map(|e| {
+            let data = match &e.data {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            Event::default()
+                .id(e.id.to_string())
+                .event(e.event)
+                .data(data)
+        });
+        Some((item, events))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(s.opts.keep_alive)
+                .text("keep-alive"),
+        )
+        .into_response())
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme name in any case).
@@ -511,6 +560,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/runs/{run_id}"),
     ("POST", "/v1/runs/{run_id}/wait"),
     ("POST", "/v1/runs/{run_id}/cancel"),
+    ("GET", "/v1/runs/{run_id}/events"),
     ("GET", "/v1/runs/{run_id}/audit"),
     ("GET", "/v1/runs/{run_id}/audit/verify"),
     ("GET", "/v1/approvals"),

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
@@ -12,7 +12,7 @@ use cedar_policy::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{PolicyError, parse_document};
+use super::{PolicyError, parse_document, translate};
 
 /// The action every check asks about: `Action::"skill:invoke"`.
 const SKILL_INVOKE: &str = "skill:invoke";
@@ -181,13 +181,11 @@ pub struct CheckRequest {
     pub context: Map<String, Value>,
 }
 
-#[derive(Debug)]
 struct PolicyMeta {
     order: usize,
     reason: PolicyReason,
 }
 
-#[derive(Debug)]
 struct Inner {
     policies: PolicySet,
     authorizer: Authorizer,
@@ -195,13 +193,110 @@ struct Inner {
     agent_type: EntityTypeName,
     skill_type: EntityTypeName,
     action: EntityUid,
+    /// Top-level context attributes any policy reads; `None`: all of them.
+    /// Attributes no policy can read are not converted.
+    context_keys: Option<HashSet<String>>,
+    /// Principal + resource entities per (agent, skill), see [`Prepared`].
+    prepared: Bounded<u64, Vec<Arc<Prepared>>>,
+    /// `decimal("…")` expressions per `f64` bit pattern. cedar-policy parses
+    /// the name `decimal` with its full grammar on every
+    /// `RestrictedExpression::new_decimal` (about 3.5 µs), so values seen
+    /// before are reused.
+    decimals: Bounded<u64, RestrictedExpression>,
+}
+
+/// Most entries a cache keeps; when full it is emptied and refilled.
+const CACHE_CAPACITY: usize = 4096;
+
+/// A small concurrent map that forgets everything when it reaches
+/// [`CACHE_CAPACITY`] entries (keeps memory bounded with no bookkeeping on
+/// the read path).
+struct Bounded<K, V> {
+    map: RwLock<HashMap<K, V>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Bounded<K, V> {
+    fn new() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&HashMap<K, V>) -> R) -> R {
+        match self.map.read() {
+            Ok(map) => f(&map),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut HashMap<K, V>) -> R) -> R {
+        let mut guard = match self.map.write() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.len() >= CACHE_CAPACITY {
+            guard.clear();
+        }
+        f(&mut guard)
+    }
+}
+
+/// The request-independent part of a check for one (agent, skill): entity
+/// uids and the `Entities` holding the principal and the resource.
+struct Prepared {
+    agent: AgentInfo,
+    skill_name: String,
+    kind: SkillKind,
+    external: bool,
+    cost_bits: u64,
+    principal: EntityUid,
+    resource: EntityUid,
+    entities: Entities,
+}
+
+impl Prepared {
+    fn matches(&self, agent: &AgentInfo, skill: &SkillInfo) -> bool {
+        self.agent == *agent
+            && self.skill_name == skill.name
+            && self.kind == skill.kind
+            && self.external == skill.external
+            && self.cost_bits == skill.cost_usd.to_bits()
+    }
+}
+
+fn prepared_key(agent: &AgentInfo, skill: &SkillInfo) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    agent.id.hash(&mut h);
+    agent.name.hash(&mut h);
+    agent.region.hash(&mut h);
+    agent.promotion.hash(&mut h);
+    skill.name.hash(&mut h);
+    skill.kind.hash(&mut h);
+    skill.external.hash(&mut h);
+    skill.cost_usd.to_bits().hash(&mut h);
+    h.finish()
 }
 
 /// Evaluates an agent's policy envelope. Built once from the envelope's
 /// documents; cheap to clone (shared) and usable from many threads.
-#[derive(Debug, Clone)]
+///
+/// The parsed `PolicySet` and the `Authorizer` are built once. Per check, the
+/// engine reuses the principal/resource entities of an (agent, skill) pair it
+/// has seen, and the Cedar `decimal` values it has built before (both caches
+/// hold at most 4096 entries and start over when full), and it converts only
+/// the context attributes some policy reads.
+#[derive(Clone)]
 pub struct PolicyEngine {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("policies", &self.inner.meta.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PolicyEngine {
@@ -217,6 +312,7 @@ impl PolicyEngine {
         let mut meta = HashMap::new();
         let mut seen = HashSet::new();
         let mut order = 0;
+        let mut context_keys = Some(HashSet::new());
         for (document_id, text) in documents {
             let document_id = document_id.as_ref();
             if !seen.insert(document_id) {
@@ -230,6 +326,16 @@ impl PolicyEngine {
                     diagnostics,
                 }
             })?;
+            context_keys = match (
+                context_keys,
+                translate::context_keys(&parsed.translated.cedar),
+            ) {
+                (Some(mut all), Some(keys)) => {
+                    all.extend(keys);
+                    Some(all)
+                }
+                _ => None,
+            };
             for (index, (policy, line)) in parsed.policies.into_iter().enumerate() {
                 let policy_id = format!("{document_id}#{index}");
                 let effect = match policy.effect() {
@@ -275,6 +381,9 @@ impl PolicyEngine {
                 agent_type,
                 skill_type,
                 action,
+                context_keys,
+                prepared: Bounded::new(),
+                decimals: Bounded::new(),
             }),
         })
     }
@@ -295,14 +404,15 @@ impl PolicyEngine {
             errors,
             skill: request.skill.name.clone(),
         };
-        let (cedar_request, entities) = match self.build(request) {
+        let (cedar_request, prepared) = match self.build(request) {
             Ok(built) => built,
             Err(error) => return deny(vec![error]),
         };
-        let response =
-            self.inner
-                .authorizer
-                .is_authorized(&cedar_request, &self.inner.policies, &entities);
+        let response = self.inner.authorizer.is_authorized(
+            &cedar_request,
+            &self.inner.policies,
+            &prepared.entities,
+        );
         let diagnostics = response.diagnostics();
         let mut reasons: Vec<&PolicyMeta> = diagnostics
             .reason()
@@ -318,85 +428,162 @@ impl PolicyEngine {
         }
     }
 
-    fn build(&self, request: &CheckRequest) -> Result<(Request, Entities), String> {
+    /// The cached principal/resource entities for this (agent, skill).
+    fn prepared(&self, agent: &AgentInfo, skill: &SkillInfo) -> Result<Arc<Prepared>, String> {
         let inner = &*self.inner;
-        let agent = &request.agent;
-        let skill = &request.skill;
+        let key = prepared_key(agent, skill);
+        let hit = inner.prepared.read(|map| {
+            map.get(&key)
+                .and_then(|bucket| bucket.iter().find(|p| p.matches(agent, skill)).cloned())
+        });
+        if let Some(prepared) = hit {
+            return Ok(prepared);
+        }
         let principal =
             EntityUid::from_type_name_and_id(inner.agent_type.clone(), EntityId::new(&agent.id));
         let resource =
             EntityUid::from_type_name_and_id(inner.skill_type.clone(), EntityId::new(&skill.name));
+        let string = |s: &str| RestrictedExpression::new_string(s.to_string());
         let principal_entity = Entity::new(
             principal.clone(),
             HashMap::from([
-                (
-                    "id".to_string(),
-                    RestrictedExpression::new_string(agent.id.clone()),
-                ),
-                (
-                    "name".to_string(),
-                    RestrictedExpression::new_string(agent.name.clone()),
-                ),
-                (
-                    "region".to_string(),
-                    RestrictedExpression::new_string(agent.region.clone()),
-                ),
-                (
-                    "promotion".to_string(),
-                    RestrictedExpression::new_string(agent.promotion.clone()),
-                ),
+                ("id".to_string(), string(&agent.id)),
+                ("name".to_string(), string(&agent.name)),
+                ("region".to_string(), string(&agent.region)),
+                ("promotion".to_string(), string(&agent.promotion)),
             ]),
             HashSet::new(),
         )
         .map_err(|e| format!("principal: {e}"))?;
-        let cost = decimal_text(skill.cost_usd).map_err(|e| format!("skill.cost_usd: {e}"))?;
+        let cost = self
+            .decimal(skill.cost_usd)
+            .map_err(|e| format!("skill.cost_usd: {e}"))?;
         let resource_entity = Entity::new(
             resource.clone(),
             HashMap::from([
-                (
-                    "name".to_string(),
-                    RestrictedExpression::new_string(skill.name.clone()),
-                ),
-                (
-                    "kind".to_string(),
-                    RestrictedExpression::new_string(skill.kind.as_str().to_string()),
-                ),
+                ("name".to_string(), string(&skill.name)),
+                ("kind".to_string(), string(skill.kind.as_str())),
                 (
                     "external".to_string(),
                     RestrictedExpression::new_bool(skill.external),
                 ),
-                (
-                    "cost_usd".to_string(),
-                    RestrictedExpression::new_decimal(cost),
-                ),
+                ("cost_usd".to_string(), cost),
             ]),
             HashSet::new(),
         )
         .map_err(|e| format!("resource: {e}"))?;
         let entities = Entities::from_entities([principal_entity, resource_entity], None)
             .map_err(|e| format!("entities: {e}"))?;
+        let prepared = Arc::new(Prepared {
+            agent: agent.clone(),
+            skill_name: skill.name.clone(),
+            kind: skill.kind,
+            external: skill.external,
+            cost_bits: skill.cost_usd.to_bits(),
+            principal,
+            resource,
+            entities,
+        });
+        inner.prepared.write(|map| {
+            let bucket = map.entry(key).or_default();
+            if !bucket.iter().any(|p| p.matches(agent, skill)) {
+                bucket.push(Arc::clone(&prepared));
+            }
+        });
+        Ok(prepared)
+    }
 
+    /// `decimal("…")` for `x`, rounded to 4 fractional digits (cached).
+    fn decimal(&self, x: f64) -> Result<RestrictedExpression, String> {
+        let key = x.to_bits();
+        if let Some(expr) = self.inner.decimals.read(|map| map.get(&key).cloned()) {
+            return Ok(expr);
+        }
+        let expr = RestrictedExpression::new_decimal(decimal_text(x)?);
+        self.inner
+            .decimals
+            .write(|map| map.insert(key, expr.clone()));
+        Ok(expr)
+    }
+
+    fn build(&self, request: &CheckRequest) -> Result<(Request, Arc<Prepared>), String> {
+        let prepared = self.prepared(&request.agent, &request.skill)?;
         let mut pairs = Vec::with_capacity(request.context.len() + 1);
         for (key, value) in &request.context {
-            if key == "run_cost_usd" {
+            if key == "run_cost_usd"
+                || self
+                    .inner
+                    .context_keys
+                    .as_ref()
+                    .is_some_and(|keys| !keys.contains(key))
+            {
                 continue;
             }
-            if let Some(expr) = json_to_cedar(value, is_money_key(key))
+            if let Some(expr) = self
+                .json_to_cedar(value, is_money_key(key))
                 .map_err(|e| format!("context.{key}: {e}"))?
             {
                 pairs.push((key.clone(), expr));
             }
         }
-        let run_cost =
-            decimal_text(request.run_cost_usd).map_err(|e| format!("run_cost_usd: {e}"))?;
-        pairs.push((
-            "run_cost_usd".to_string(),
-            RestrictedExpression::new_decimal(run_cost),
-        ));
+        let run_cost = self
+            .decimal(request.run_cost_usd)
+            .map_err(|e| format!("run_cost_usd: {e}"))?;
+        pairs.push(("run_cost_usd".to_string(), run_cost));
         let context = Context::from_pairs(pairs).map_err(|e| format!("context: {e}"))?;
-        let cedar_request = Request::new(principal, inner.action.clone(), resource, context, None)
-            .map_err(|e| format!("request: {e}"))?;
-        Ok((cedar_request, entities))
+        let cedar_request = Request::new(
+            prepared.principal.clone(),
+            self.inner.action.clone(),
+            prepared.resource.clone(),
+            context,
+            None,
+        )
+        .map_err(|e| format!("request: {e}"))?;
+        Ok((cedar_request, prepared))
+    }
+
+    /// Converts a JSON value of the request context; `None` for `null`.
+    fn json_to_cedar(
+        &self,
+        value: &Value,
+        money: bool,
+    ) -> Result<Option<RestrictedExpression>, String> {
+        Ok(Some(match value {
+            Value::Null => return Ok(None),
+            Value::Bool(b) => RestrictedExpression::new_bool(*b),
+            Value::String(s) => RestrictedExpression::new_string(s.clone()),
+            Value::Number(n) => {
+                if !money && let Some(i) = n.as_i64() {
+                    RestrictedExpression::new_long(i)
+                } else if !money && n.is_u64() {
+                    return Err(format!("integer {n} is out of range for a Cedar Long"));
+                } else {
+                    let x = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
+                    self.decimal(x)?
+                }
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    if let Some(expr) = self.json_to_cedar(item, money)? {
+                        out.push(expr);
+                    }
+                }
+                RestrictedExpression::new_set(out)
+            }
+            Value::Object(fields) => {
+                let mut out = Vec::with_capacity(fields.len());
+                for (key, item) in fields {
+                    if let Some(expr) = self
+                        .json_to_cedar(item, is_money_key(key))
+                        .map_err(|e| format!("{key}: {e}"))?
+                    {
+                        out.push((key.clone(), expr));
+                    }
+                }
+                RestrictedExpression::new_record(out).map_err(|e| e.to_string())?
+            }
+        }))
     }
 }
 
@@ -431,43 +618,4 @@ pub(super) fn decimal_text(x: f64) -> Result<String, String> {
     } else {
         text
     })
-}
-
-/// Converts a JSON value of the request context; `None` for `null`.
-fn json_to_cedar(value: &Value, money: bool) -> Result<Option<RestrictedExpression>, String> {
-    Ok(Some(match value {
-        Value::Null => return Ok(None),
-        Value::Bool(b) => RestrictedExpression::new_bool(*b),
-        Value::String(s) => RestrictedExpression::new_string(s.clone()),
-        Value::Number(n) => {
-            if !money && let Some(i) = n.as_i64() {
-                RestrictedExpression::new_long(i)
-            } else if !money && n.is_u64() {
-                return Err(format!("integer {n} is out of range for a Cedar Long"));
-            } else {
-                let x = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
-                RestrictedExpression::new_decimal(decimal_text(x)?)
-            }
-        }
-        Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                if let Some(expr) = json_to_cedar(item, money)? {
-                    out.push(expr);
-                }
-            }
-            RestrictedExpression::new_set(out)
-        }
-        Value::Object(fields) => {
-            let mut out = Vec::with_capacity(fields.len());
-            for (key, item) in fields {
-                if let Some(expr) =
-                    json_to_cedar(item, is_money_key(key)).map_err(|e| format!("{key}: {e}"))?
-                {
-                    out.push((key.clone(), expr));
-                }
-            }
-            RestrictedExpression::new_record(out).map_err(|e| e.to_string())?
-        }
-    }))
 }

@@ -59,7 +59,14 @@
 //!    `resource.name`, `context.a.b`, `principal["x"]`, a literal, a
 //!    parenthesised expression, …). An `in` whose right side is an entity, a
 //!    set holding any entity or other non-literal, or an empty set, is left
-//!    alone: it is Cedar's hierarchy `in`.
+//!    alone: it is Cedar's hierarchy `in`, and so is `principal is T in …`.
+//!
+//! A comparison neither of whose operands is recognisably a decimal (say
+//! `context.ratio < context.limit`) is left to Cedar, whose `<` fails on
+//! decimals at evaluation: name money attributes `…_usd`, compare against a
+//! literal, or write the method (`context.ratio.lessThan(context.limit)`).
+//! Cedar has no decimal arithmetic, so `context.a_usd + 1` fails at evaluation
+//! whatever the translation does.
 //!
 //! Nothing else changes: text that needs no rewrite passes through byte for
 //! byte, and the text outside rewritten spans is copied verbatim. Every rewrite
@@ -75,11 +82,16 @@
 //! Cedar decimals rounded to 4 fractional digits (round half to even on the
 //! exact binary value of the `f64`); other integers become `Long`.
 //!
+//! Context attributes that no policy reads (no `context.x`, `context["x"]` or
+//! `context has x` anywhere in the envelope) are not converted at all.
+//!
 //! # Evaluation semantics
 //!
 //! Plain Cedar: a request is allowed when some `permit` is satisfied and no
 //! `forbid` is; a policy whose evaluation errors is skipped (and reported in
-//! [`Decision::errors`]).
+//! [`Decision::errors`]) — so a `forbid` that errors does not deny. A request
+//! that cannot be converted (a non-finite or out-of-range number) is denied
+//! with the reason in [`Decision::errors`].
 
 mod engine;
 mod translate;

@@ -609,7 +609,10 @@ fn context_values_are_typed() {
 
 #[test]
 fn unconvertible_requests_fail_closed() {
-    let engine = engine(&[("po_all", "permit(principal, action, resource);")]);
+    let engine = engine(&[(
+        "po_all",
+        "permit(principal, action, resource) unless { context has big || context has huge_usd };",
+    )]);
     let d = engine.check(&with_context(request("x", 0.0), json!({"big": u64::MAX})));
     assert!(!d.allowed);
     assert!(d.errors[0].contains("context.big"), "{:?}", d.errors);
@@ -627,6 +630,49 @@ fn unconvertible_requests_fail_closed() {
     assert!(d.errors[0].contains("cost_usd"), "{:?}", d.errors);
 
     let d = engine.check(&with_context(request("x", 0.0), json!({"huge_usd": 1e20})));
+    assert!(!d.allowed);
+
+    // Attributes no policy reads are not converted, so they cannot fail.
+    let d = engine.check(&with_context(
+        request("x", 0.0),
+        json!({"unused": u64::MAX}),
+    ));
+    assert!(d.allowed, "{:?}", d.errors);
+}
+
+#[test]
+fn context_keys_read_by_policies() {
+    use super::translate::context_keys;
+    let keys = context_keys(
+        r#"permit(principal, action, resource) when { context.a && context["b"] && context has c && context has "d" && context.e.f };"#,
+    );
+    assert_eq!(
+        keys,
+        Some(
+            vec!["a", "b", "c", "d", "e"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        )
+    );
+    assert_eq!(
+        context_keys(r#"permit(principal, action, resource) when { context == {} };"#),
+        None
+    );
+    assert_eq!(
+        context_keys(
+            r#"permit(principal, action, resource) when { "context.x" == principal.name };"#
+        ),
+        Some(vec![])
+    );
+    // Whole-context use passes every attribute through.
+    let engine = engine(&[(
+        "po_w",
+        r#"permit(principal, action, resource) when { context == {"run_cost_usd": 0.5, "x": 1} };"#,
+    )]);
+    let d = engine.check(&with_context(request("x", 0.5), json!({"x": 1})));
+    assert!(d.allowed, "{:?}", d.errors);
+    let d = engine.check(&with_context(request("x", 0.5), json!({"x": 1, "y": 2})));
     assert!(!d.allowed);
 }
 

@@ -1,7 +1,7 @@
 //! Source translation from the Heroa policy dialect to plain Cedar.
 //!
-//! The dialect is Cedar plus three conveniences (see the module docs of
-//! [`crate::policy`](super) for the precise rules). This file holds a small
+//! The dialect is Cedar plus three conveniences (the parent module's docs give
+//! the precise rules). This file holds a small
 //! Cedar tokenizer (it knows string literals with escapes and `//` comments),
 //! the rewrite planner, the renderer, and the map that takes a byte offset in
 //! the translated text back to the original document.
@@ -891,4 +891,39 @@ pub(crate) fn missing_semicolon_before(src: &str, offset: usize) -> Option<usize
     let before = &toks[i - 2];
     (matches!(effect.text(src), "permit" | "forbid") && matches!(before.text(src), ")" | "}"))
         .then_some(before.end)
+}
+
+/// The top-level `context` attributes that Cedar text `cedar` can read
+/// (`context.a`, `context["a"]`, `context has a`), or `None` when it uses
+/// `context` as a whole value (then every attribute may matter).
+pub(crate) fn context_keys(cedar: &str) -> Option<Vec<String>> {
+    let toks = tokenize(cedar);
+    let mut keys = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind != Kind::Ident || !t.is(cedar, "context") {
+            continue;
+        }
+        let next = toks.get(i + 1);
+        let after = toks.get(i + 2);
+        let key = match (next, after) {
+            (Some(n), Some(a))
+                if (n.is(cedar, ".") || n.is(cedar, "has")) && a.kind == Kind::Ident =>
+            {
+                a.text(cedar).to_string()
+            }
+            (Some(n), Some(a))
+                if (n.is(cedar, "[") || n.is(cedar, "has")) && a.kind == Kind::Str =>
+            {
+                let s = a.text(cedar);
+                let inner = s.get(1..s.len().saturating_sub(1))?;
+                if inner.contains('\\') {
+                    return None;
+                }
+                inner.to_string()
+            }
+            _ => return None,
+        };
+        keys.push(key);
+    }
+    Some(keys)
 }

@@ -26,10 +26,60 @@ pub struct Agent {
     pub template: String,
     /// How long an L2 approval waits before the action is skipped, in seconds.
     pub approval_window_seconds: u64,
+    /// Models for the `llm` run loop.
+    #[serde(default)]
+    pub llm_configs: Vec<super::LlmConfig>,
+    /// System prompt of the `llm` run loop.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Skills offered to the model by the `llm` run loop.
+    #[serde(default)]
+    pub tools: Vec<super::ToolSpec>,
+    /// Most model turns per run of the `llm` loop (default 10).
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    /// 5-field cron expression in UTC; runs fire on it.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Next scheduled run (RFC 3339), when a schedule is set.
+    #[serde(default)]
+    pub next_run_at: Option<String>,
+    /// Where run results are POSTed, signed.
+    #[serde(default)]
+    pub webhook: Option<super::WebhookInfo>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
+}
+
+pub fn default_max_steps() -> u32 {
+    10
+}
+
+/// Validates the run-loop settings shared by `register` and `update`.
+pub(crate) fn check_loop_settings(
+    llm_configs: Option<&[super::LlmConfig]>,
+    tools: Option<&[super::ToolSpec]>,
+    max_steps: Option<u32>,
+    system_prompt: Option<&str>,
+) -> Result<()> {
+    for (i, c) in llm_configs.into_iter().flatten().enumerate() {
+        c.validate(&format!("llm_configs[{i}]"))?;
+    }
+    for (i, t) in tools.into_iter().flatten().enumerate() {
+        t.validate(&format!("tools[{i}]"))?;
+    }
+    if max_steps.is_some_and(|m| m == 0 || m > 100) {
+        return Err(Error::invalid("max_steps", "max_steps must be 1-100"));
+    }
+    if system_prompt.is_some_and(|p| p.len() > 64 * 1024) {
+        return Err(Error::invalid(
+            "system_prompt",
+            "system_prompt must be at most 65536 bytes",
+        ));
+    }
+    Ok(())
 }
 
 /// `agents.register`.
@@ -52,6 +102,18 @@ pub struct RegisterAgent {
     /// L2 approval window like `"24h"` (default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_window: Option<String>,
+    /// Models for the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_configs: Option<Vec<super::LlmConfig>>,
+    /// System prompt of the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// Skills offered to the model by the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<super::ToolSpec>>,
+    /// Most model turns per run (1-100, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u32>,
 }
 
 impl RegisterAgent {
@@ -74,6 +136,12 @@ impl RegisterAgent {
         if let Some(w) = &self.approval_window {
             super::parse_duration("approval_window", w)?;
         }
+        check_loop_settings(
+            self.llm_configs.as_deref(),
+            self.tools.as_deref(),
+            self.max_steps,
+            self.system_prompt.as_deref(),
+        )?;
         self.region.parse::<Region>()
     }
 }
@@ -90,7 +158,7 @@ pub(crate) fn check_runtime(runtime: Option<&str>) -> Result<()> {
 
 /// `agents.update`: only the fields given change. `region` may be given only with the
 /// agent's current value (regions never change in place).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     /// New description.
@@ -105,6 +173,38 @@ pub struct UpdateAgent {
     /// Rejected unless equal to the current region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// A 5-field cron expression (UTC); `""` removes the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The completion webhook; `null` keeps it, see `remove_webhook`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "webhook_wire"
+    )]
+    pub webhook: Option<super::WebhookConfig>,
+    /// Removes the webhook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_webhook: bool,
+    /// Models for the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_configs: Option<Vec<super::LlmConfig>>,
+    /// System prompt of the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// Skills offered to the model by the `llm` run loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<super::ToolSpec>>,
+    /// Most model turns per run (1-100, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u32>,
+}
+
+fn webhook_wire<S: serde::Serializer>(
+    w: &Option<super::WebhookConfig>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    w.as_ref().map(super::WebhookConfig::to_wire).serialize(s)
 }
 
 /// `agents.set_promotion`.

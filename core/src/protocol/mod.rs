@@ -5,6 +5,7 @@
 
 mod agents;
 mod common;
+mod llm;
 mod policies;
 mod runs;
 mod vault;
@@ -12,6 +13,7 @@ mod workspace;
 
 pub use agents::*;
 pub use common::*;
+pub use llm::*;
 pub use policies::*;
 pub use runs::*;
 pub use vault::*;

@@ -39,6 +39,15 @@ impl Runtime {
                 Some(w) => parse_duration("approval_window", w)?,
                 None => DEFAULT_APPROVAL_WINDOW,
             },
+            llm_configs: req.llm_configs.clone().unwrap_or_default(),
+            system_prompt: req.system_prompt.clone(),
+            tools: req.tools.clone().unwrap_or_default(),
+            max_steps: req
+                .max_steps
+                .unwrap_or_else(crate::protocol::default_max_steps),
+            schedule: None,
+            next_run_at: None,
+            webhook: None,
             created_at: now.clone(),
             updated_at: now,
         };
@@ -136,8 +145,26 @@ impl Runtime {
         {
             return Err(unknown_template(self, t));
         }
+        crate::protocol::check_loop_settings(
+            req.llm_configs.as_deref(),
+            req.tools.as_deref(),
+            req.max_steps,
+            req.system_prompt.as_deref(),
+        )?;
         if let Some(d) = req.description {
             agent.description = Some(d);
+        }
+        if let Some(c) = req.llm_configs {
+            agent.llm_configs = c;
+        }
+        if let Some(t) = req.tools {
+            agent.tools = t;
+        }
+        if let Some(m) = req.max_steps {
+            agent.max_steps = m;
+        }
+        if let Some(p) = req.system_prompt {
+            agent.system_prompt = Some(p);
         }
         if let Some(t) = req.template {
             agent.template = t;

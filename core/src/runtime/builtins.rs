@@ -60,7 +60,7 @@ pub(super) fn register(rt: &Runtime) {
         |ctx: RunContext| async move { Ok(ctx.input.clone()) },
     )
     .description("Calls no skill; returns its input.");
-    for t in [seq, noop] {
+    for t in [seq, noop, super::agent_loop::template()] {
         rt.register_template(t)
             .expect("built-in template names are valid");
     }

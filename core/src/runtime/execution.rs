@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::Runtime;
 use super::host::{SkillCall, SkillOutcome, VaultReader, redact, redact_str};
+use super::runs::Progress;
 use crate::audit::next_event;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::new_id;
@@ -42,6 +43,7 @@ pub(crate) struct RunState {
     tally: Mutex<Tally>,
     secrets: Arc<Mutex<Vec<SecretString>>>,
     cancel: watch::Receiver<bool>,
+    progress: Arc<watch::Sender<Progress>>,
 }
 
 /// What a template's code gets: the input and a way to call skills.
@@ -94,7 +96,15 @@ impl RunState {
             }
             Ok(())
         })?;
+        let seq = event.seq;
         *head = event;
+        drop(head);
+        self.progress.send_modify(|p| {
+            p.seq = seq;
+            if let Some(run) = run {
+                p.status = run.status;
+            }
+        });
         Ok(())
     }
 
@@ -134,6 +144,17 @@ impl RunContext {
     /// Errors only when the run was cancelled; every other result (blocked,
     /// shadowed, skipped, failed) is an outcome the run loop can react to.
     pub async fn call(&self, skill_name: &str, args: Value) -> Result<SkillOutcome> {
+        self.call_with_timeout(skill_name, args, None).await
+    }
+
+    /// [`RunContext::call`] with a limit on the skill's execution time; a call that
+    /// runs over is aborted and fails (and is charged, since it ran).
+    pub async fn call_with_timeout(
+        &self,
+        skill_name: &str,
+        args: Value,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<SkillOutcome> {
         let st = &self.state;
         if st.cancelled() {
             return Err(Error::new(
@@ -242,7 +263,18 @@ impl RunContext {
                 seen: st.secrets.clone(),
             },
         };
-        let result = tokio::spawn((skill.handler)(call)).await;
+        let task = tokio::spawn((skill.handler)(call));
+        let abort = task.abort_handle();
+        let result = match timeout {
+            None => task.await,
+            Some(limit) => match tokio::time::timeout(limit, task).await {
+                Ok(r) => r,
+                Err(_) => {
+                    abort.abort();
+                    Ok(Err(format!("timed out after {} s", limit.as_secs_f64())))
+                }
+            },
+        };
         let cost = usd_to_micros(info.cost_usd);
         {
             let mut t = lock(&st.tally);
@@ -284,6 +316,46 @@ impl RunContext {
                 Ok(SkillOutcome::Failed { error })
             }
         }
+    }
+
+    /// Appends an event to the run's audit chain (and so to its event stream).
+    pub(crate) fn emit(&self, kind: &str, data: Value) -> Result<()> {
+        self.state.audit(kind, data, None)
+    }
+
+    /// Adds spend that is not a skill call (model tokens) to the run.
+    pub(crate) fn charge(&self, micros: i64, kind: &str, data: Value) -> Result<()> {
+        lock(&self.state.tally).cost_micros += micros;
+        self.state.audit(kind, data, None)
+    }
+
+    /// The registered skills, by name.
+    pub(crate) fn skill_infos(
+        &self,
+    ) -> std::collections::HashMap<String, crate::protocol::SkillInfo> {
+        self.state
+            .rt
+            .list_skills()
+            .items
+            .into_iter()
+            .map(|s| (s.name.clone(), s))
+            .collect()
+    }
+
+    /// The agent the run belongs to.
+    pub(crate) fn agent(&self) -> &Agent {
+        &self.state.agent
+    }
+
+    /// Reads a vault value for the runtime's own use during the run (a model
+    /// provider's key); it is scrubbed from everything the run records.
+    pub(crate) fn runtime_secret(&self, key: &str) -> Result<SecretString> {
+        let v = self
+            .state
+            .rt
+            .vault_read(&self.state.ws, &self.state.agent.id, key)?;
+        lock(&self.state.secrets).push(v.clone());
+        Ok(v)
     }
 
     /// Holds a write for approval; returns how it was decided.
@@ -342,13 +414,16 @@ pub(crate) async fn execute(
     mut run: Run,
     agent: Agent,
     head: AuditEvent,
+    progress: Arc<watch::Sender<Progress>>,
     cancel: watch::Receiver<bool>,
 ) {
     let run_id = run.id.clone();
-    if let Err(e) = execute_inner(&rt, &ws, &mut run, agent, head, cancel).await {
+    let result = execute_inner(&rt, &ws, &mut run, agent, head, progress.clone(), cancel).await;
+    if let Err(e) = result {
         tracing::error!(run_id = %run_id, error = %e, "run bookkeeping failed");
     }
-    rt.finish_active(&run_id, run.status);
+    rt.finish_active(&run_id);
+    progress.send_modify(|p| p.status = run.status);
 }
 
 async fn execute_inner(
@@ -357,6 +432,7 @@ async fn execute_inner(
     run: &mut Run,
     agent: Agent,
     head: AuditEvent,
+    progress: Arc<watch::Sender<Progress>>,
     cancel: watch::Receiver<bool>,
 ) -> Result<()> {
     let engine = rt.envelope(ws, &agent.id)?;
@@ -371,6 +447,7 @@ async fn execute_inner(
         tally: Mutex::new(Tally::default()),
         secrets: Arc::new(Mutex::new(Vec::new())),
         cancel: cancel.clone(),
+        progress,
     });
     run.status = RunStatus::Running;
     run.started_at = Some(rt.inner.clock.now_rfc3339());
@@ -379,7 +456,6 @@ async fn execute_inner(
         json!({"template": state.agent.template, "promotion": state.agent.promotion}),
         Some(run),
     )?;
-    rt.publish_status(&run.id, RunStatus::Running);
 
     let outcome: std::result::Result<Value, String> = match template {
         None => Err(format!(

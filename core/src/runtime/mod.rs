@@ -5,6 +5,7 @@
 //! [`Runtime`] is cheap to clone; every clone is the same control plane. Calls take
 //! the workspace they act in: resources of another workspace answer `not_found`.
 
+mod agent_loop;
 mod agents;
 mod execution;
 mod host;
@@ -12,6 +13,7 @@ mod policies;
 pub use policies::document_error;
 mod builtins;
 mod runs;
+mod stream;
 mod vault;
 
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 pub use host::{BoxFuture, RunContext, Skill, SkillCall, SkillOutcome, Template};
+pub use stream::{DONE, RunEvent, RunEvents};
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};

@@ -1,5 +1,6 @@
 //! Runs: start, read, list, wait, cancel; audit records; approvals; crash recovery.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -17,9 +18,17 @@ use crate::protocol::{
 };
 use crate::store::{to_json, tx_get};
 
+/// How far a live run has got: its status and the sequence number of its newest
+/// audit event. Waiters and event streams watch it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Progress {
+    pub(crate) status: RunStatus,
+    pub(crate) seq: u64,
+}
+
 /// Channels of a run that has not ended.
 pub(crate) struct ActiveRun {
-    status: watch::Sender<RunStatus>,
+    pub(crate) progress: Arc<watch::Sender<Progress>>,
     cancel: watch::Sender<bool>,
 }
 
@@ -82,42 +91,48 @@ impl Runtime {
     }
 
     fn spawn_run(&self, ws: &str, run: Run, agent: Agent, head: AuditEvent) {
-        let (status, _) = watch::channel(run.status);
+        let progress = Arc::new(
+            watch::channel(Progress {
+                status: run.status,
+                seq: head.seq,
+            })
+            .0,
+        );
         let (cancel, cancel_rx) = watch::channel(false);
         self.inner
             .active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(run.id.clone(), ActiveRun { status, cancel });
+            .insert(
+                run.id.clone(),
+                ActiveRun {
+                    progress: progress.clone(),
+                    cancel,
+                },
+            );
         let rt = self.clone();
         let ws = ws.to_string();
         self.inner
             .tokio
-            .spawn(async move { execute(rt, ws, run, agent, head, cancel_rx).await });
+            .spawn(async move { execute(rt, ws, run, agent, head, progress, cancel_rx).await });
     }
 
-    pub(crate) fn publish_status(&self, run_id: &str, status: RunStatus) {
-        if let Some(a) = self
-            .inner
+    /// A receiver of a live run's progress; `None` once the run has ended.
+    pub(crate) fn watch_run(&self, run_id: &str) -> Option<watch::Receiver<Progress>> {
+        self.inner
             .active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(run_id)
-        {
-            a.status.send_replace(status);
-        }
+            .map(|a| a.progress.subscribe())
     }
 
-    pub(crate) fn finish_active(&self, run_id: &str, status: RunStatus) {
-        if let Some(a) = self
-            .inner
+    pub(crate) fn finish_active(&self, run_id: &str) {
+        self.inner
             .active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(run_id)
-        {
-            a.status.send_replace(status);
-        }
+            .remove(run_id);
     }
 
     /// Reads a run.
@@ -152,36 +167,27 @@ impl Runtime {
 
     /// Waits until the run ends, at most `timeout`; a `timeout` error if it has not.
     pub async fn wait_run(&self, ws: &str, id: &str, timeout: Duration) -> Result<Run> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut rx = self
-            .inner
-            .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|a| a.status.subscribe());
-        loop {
-            let run = self.get_run(ws, id)?;
-            if run.status.is_terminal() {
-                return Ok(run);
-            }
-            let Some(r) = rx.as_mut() else {
-                return Ok(run);
-            };
-            match tokio::time::timeout_at(deadline, r.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) => rx = None,
-                Err(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "run {id} is still {} after {} ms",
-                            run.status,
-                            timeout.as_millis()
-                        ),
-                    ));
-                }
-            }
+        let rx = self.watch_run(id);
+        let run = self.get_run(ws, id)?;
+        let Some(mut rx) = rx.filter(|_| !run.status.is_terminal()) else {
+            return Ok(run);
+        };
+        let ended = tokio::time::timeout(timeout, async {
+            // Err: the run's task ended and dropped its sender — it is terminal now.
+            let _ = rx.wait_for(|p| p.status.is_terminal()).await;
+        })
+        .await;
+        let run = self.get_run(ws, id)?;
+        match ended {
+            Ok(()) => Ok(run),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "run {id} is still {} after {} ms",
+                    run.status,
+                    timeout.as_millis()
+                ),
+            )),
         }
     }
 
@@ -352,7 +358,9 @@ impl Runtime {
         )?;
         // Requests that were in flight when the process died never answered: forget
         // their idempotency placeholders so a retry with the same key can proceed.
-        self.inner.store.exec("DELETE FROM idempotency WHERE status = 0", [])?;
+        self.inner
+            .store
+            .exec("DELETE FROM idempotency WHERE status = 0", [])?;
         for (id, ws) in stale {
             let mut run = self.get_run(&ws, &id)?;
             let head: AuditEvent = self
