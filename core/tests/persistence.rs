@@ -234,3 +234,19 @@ async fn a_request_cut_off_by_a_crash_does_not_pin_its_idempotency_key() {
         .unwrap();
     assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_owns_a_data_file_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let first = Runtime::open(RuntimeOptions::file(&path)).unwrap();
+    let err = Runtime::open(RuntimeOptions::file(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(
+        err.message().contains("in use by another Heroa process"),
+        "{}",
+        err.message()
+    );
+    drop(first);
+    Runtime::open(RuntimeOptions::file(&path)).unwrap();
+}

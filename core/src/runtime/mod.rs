@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     pub(crate) active: Mutex<HashMap<String, runs::ActiveRun>>,
     pub(crate) approvals: Mutex<HashMap<String, tokio::sync::oneshot::Sender<bool>>>,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// Held for the runtime's life: one process owns a data file at a time.
+    _lock: Option<std::fs::File>,
     /// A runtime we own when opened outside any tokio runtime.
     _owned: Option<tokio::runtime::Runtime>,
 }
@@ -147,6 +149,41 @@ fn load_sealing_key(opts: &RuntimeOptions) -> Result<SealingKey> {
     }
 }
 
+/// Takes the exclusive lock `<data file>.lock`, so a second process (say, a CLI
+/// command while `heroa serve` runs on the same file) is refused instead of
+/// recovering runs that are alive elsewhere.
+fn lock_data_file(path: &std::path::Path) -> Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot open the lock file {}", lock_path.to_string_lossy()),
+            )
+            .with_source(e)
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "the data file {} is in use by another Heroa process (e.g. `heroa serve`); stop it, or talk to it with --remote / HEROA_BASE_URL",
+                path.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot lock the data file {}", path.display()),
+        )
+        .with_source(e)),
+    }
+}
+
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
@@ -166,6 +203,7 @@ impl Runtime {
     /// it starts its own. Runs left `queued` by a previous process are resumed; runs
     /// that were `running` when it stopped end `failed` with an audit entry saying so.
     pub fn open(opts: RuntimeOptions) -> Result<Runtime> {
+        let lock = opts.path.as_deref().map(lock_data_file).transpose()?;
         let sealing = load_sealing_key(&opts)?;
         let store = Store::open(opts.path.as_deref(), opts.durability)?;
         let (tokio, owned) = match tokio::runtime::Handle::try_current() {
@@ -214,6 +252,7 @@ impl Runtime {
                 active: Mutex::new(HashMap::new()),
                 approvals: Mutex::new(HashMap::new()),
                 tokio,
+                _lock: lock,
                 _owned: owned,
             }),
         };
