@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod client;
 pub mod clock;
+pub mod cron;
 pub mod error;
 pub mod ids;
 pub mod llm;
@@ -27,7 +28,9 @@ pub mod protocol;
 pub mod runtime;
 pub mod sealing;
 pub mod server;
+pub mod sse;
 pub mod store;
+pub mod webhooks;
 
 pub use client::Client;
 pub use error::{Error, ErrorKind, Result};

@@ -55,6 +55,16 @@ CREATE TABLE IF NOT EXISTS approvals (
   id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL,
   data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agent_secrets (
+  agent_id TEXT NOT NULL, name TEXT NOT NULL, workspace_id TEXT NOT NULL, sealed BLOB NOT NULL,
+  PRIMARY KEY (agent_id, name));
+CREATE TABLE IF NOT EXISTS deliveries (
+  id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, agent_id TEXT NOT NULL, status TEXT NOT NULL,
+  next_attempt_ms INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS schedules (
+  agent_id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, cron TEXT NOT NULL, next_ms INTEGER NOT NULL,
+  last_slot_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
   workspace_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, status INTEGER NOT NULL,
   body BLOB NOT NULL, PRIMARY KEY (workspace_id, key));

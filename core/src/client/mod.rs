@@ -4,6 +4,7 @@
 //! runtime behind HTTP.
 
 mod remote;
+mod stream;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use remote::{Remote, Retry, seg};
 pub use remote::{RemoteOptions, RetryPolicy};
+pub use stream::RunStream;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::PolicyEngine;
@@ -129,6 +131,10 @@ impl Client {
     /// L2 approvals.
     pub fn approvals(&self) -> Approvals<'_> {
         Approvals(self)
+    }
+    /// Webhook deliveries.
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks(self)
     }
     /// The workspace, its inbox, skills and templates.
     pub fn workspace(&self) -> Workspaces<'_> {
@@ -349,6 +355,23 @@ impl Runs<'_> {
             }
         })
     }
+    /// The run's live events — its audit chain as it grows, agent-loop messages
+    /// (`message`), then `done` — from the start.
+    pub async fn stream(&self, id: &str) -> Result<RunStream> {
+        self.stream_after(id, None).await
+    }
+    /// The run's events after `last_event_id`.
+    pub async fn stream_after(&self, id: &str, last_event_id: Option<u64>) -> Result<RunStream> {
+        match &*self.0.t {
+            Transport::Embedded { rt, ws } => {
+                Ok(RunStream::embedded(rt.run_events(ws, id, last_event_id)?))
+            }
+            Transport::Remote(_) => {
+                crate::ids::check_id("run_id", "run", id)?;
+                Ok(RunStream::remote(self.0.t.clone(), id, last_event_id))
+            }
+        }
+    }
     /// Cancels a run in progress; returns it once it has ended.
     pub async fn cancel(&self, id: &str) -> Result<Run> {
         dispatch!(self.0, |rt, ws| rt.cancel_run(ws, id).await, |r| r
@@ -372,6 +395,38 @@ impl Runs<'_> {
     pub async fn verify_audit(&self, id: &str) -> Result<AuditVerification> {
         let record = self.audit(id).await?;
         Ok(crate::audit::verify(&record.run_id, &record.events))
+    }
+}
+
+/// `client.webhooks()`: the delivery log of run-result webhooks.
+#[derive(Debug)]
+pub struct Webhooks<'a>(&'a Client);
+
+impl Webhooks<'_> {
+    /// Deliveries, optionally of one agent, oldest first.
+    pub async fn deliveries(&self, agent_id: Option<&str>) -> Result<List<Delivery>> {
+        dispatch!(self.0, |rt, ws| rt.list_deliveries(ws, agent_id), |r| r
+            .get(&format!(
+                "/v1/webhooks/deliveries{}",
+                query("agent_id", agent_id)
+            ))
+            .await)
+    }
+    /// One delivery with its attempts.
+    pub async fn delivery(&self, id: &str) -> Result<Delivery> {
+        dispatch!(self.0, |rt, ws| rt.get_delivery(ws, id), |r| r
+            .get(&format!("/v1/webhooks/deliveries/{}", seg(id)))
+            .await)
+    }
+    /// Queues a delivery again.
+    pub async fn redeliver(&self, id: &str) -> Result<Delivery> {
+        dispatch!(self.0, |rt, ws| rt.redeliver(ws, id), |r| r
+            .post(
+                &format!("/v1/webhooks/deliveries/{}/redeliver", seg(id)),
+                json!({}),
+                Retry::Idempotent
+            )
+            .await)
     }
 }
 

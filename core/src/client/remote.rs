@@ -181,6 +181,34 @@ impl Remote {
         }
     }
 
+    /// Opens an event stream (`GET path` with `Accept: text/event-stream`), resuming
+    /// after `last_event_id`. No timeout: streams stay open.
+    pub(crate) async fn open_stream(
+        &self,
+        path: &str,
+        last_event_id: Option<u64>,
+    ) -> Result<reqwest::Response> {
+        let mut req = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(self.key.expose_secret())
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(&Method::GET, path, e))?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            decode::<serde_json::Value>(resp)
+                .await
+                .and(Err(Error::internal("unreachable")))
+        }
+    }
+
     /// Full jitter: a random delay in `[0, min(max, base · 2^(attempt-1))]`.
     fn backoff(&self, attempt: u32) -> Duration {
         let r = &self.opts.retry;

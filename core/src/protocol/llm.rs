@@ -96,13 +96,15 @@ impl LlmConfig {
     pub(crate) fn validate(&self, field: &str) -> Result<()> {
         match self.provider.as_str() {
             "openai" => {
-                if let Some(u) = &self.base_url {
-                    if !(u.starts_with("http://") || u.starts_with("https://")) {
-                        return Err(Error::invalid(
-                            format!("{field}.base_url"),
-                            "base_url must start with http:// or https://",
-                        ));
-                    }
+                if self
+                    .base_url
+                    .as_ref()
+                    .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+                {
+                    return Err(Error::invalid(
+                        format!("{field}.base_url"),
+                        "base_url must start with http:// or https://",
+                    ));
                 }
             }
             "offline" => {

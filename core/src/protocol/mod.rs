@@ -5,6 +5,7 @@
 
 mod agents;
 mod common;
+mod deliveries;
 mod llm;
 mod policies;
 mod runs;
@@ -13,6 +14,7 @@ mod workspace;
 
 pub use agents::*;
 pub use common::*;
+pub use deliveries::*;
 pub use llm::*;
 pub use policies::*;
 pub use runs::*;

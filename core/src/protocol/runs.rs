@@ -50,6 +50,9 @@ pub struct Run {
     pub cost_usd: f64,
     /// Promotion level the run ran at.
     pub promotion: PromotionLevel,
+    /// The run loop (template) it runs.
+    #[serde(default)]
+    pub template: String,
     /// Skill calls executed.
     pub actions_executed: u32,
     /// Skill calls blocked by the policy envelope.

@@ -172,6 +172,14 @@ impl Runtime {
         if let Some(w) = window {
             agent.approval_window_seconds = w;
         }
+        if let Some(expr) = req.schedule.as_deref() {
+            self.set_schedule(ws, &mut agent, Some(expr))?;
+        }
+        if req.remove_webhook {
+            self.set_webhook(ws, &mut agent, None)?;
+        } else if let Some(hook) = &req.webhook {
+            self.set_webhook(ws, &mut agent, Some(hook))?;
+        }
         agent.updated_at = self.inner.clock.now_rfc3339();
         self.save_agent(ws, &agent)?;
         Ok(agent)
@@ -234,6 +242,8 @@ impl Runtime {
                 "DELETE FROM policies WHERE workspace_id = ?1 AND agent_id = ?2",
                 params![ws, id],
             )?;
+            tx.execute("DELETE FROM schedules WHERE agent_id = ?1", [id])?;
+            tx.execute("DELETE FROM agent_secrets WHERE agent_id = ?1", [id])?;
             tx.execute(
                 "DELETE FROM agents WHERE workspace_id = ?1 AND id = ?2",
                 params![ws, id],

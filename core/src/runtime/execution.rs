@@ -436,7 +436,7 @@ async fn execute_inner(
     cancel: watch::Receiver<bool>,
 ) -> Result<()> {
     let engine = rt.envelope(ws, &agent.id)?;
-    let template = rt.template(&agent.template);
+    let template = rt.template(&run.template);
     let state = Arc::new(RunState {
         rt: rt.clone(),
         ws: ws.to_string(),
@@ -453,14 +453,14 @@ async fn execute_inner(
     run.started_at = Some(rt.inner.clock.now_rfc3339());
     state.audit(
         "run.started",
-        json!({"template": state.agent.template, "promotion": state.agent.promotion}),
+        json!({"template": run.template, "promotion": state.agent.promotion}),
         Some(run),
     )?;
 
     let outcome: std::result::Result<Value, String> = match template {
         None => Err(format!(
             "template {:?} is not registered in this runtime",
-            state.agent.template
+            run.template
         )),
         Some(t) => {
             let ctx = RunContext {
@@ -517,6 +517,7 @@ async fn execute_inner(
     if state.agent.promotion == PromotionLevel::L1Notify {
         rt.notify_inbox(ws, run, &state.agent)?;
     }
+    rt.enqueue_delivery(ws, run)?;
     Ok(())
 }
 

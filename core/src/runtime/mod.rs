@@ -12,7 +12,9 @@ mod host;
 mod policies;
 pub use policies::document_error;
 mod builtins;
+mod deliveries;
 mod runs;
+mod schedules;
 mod stream;
 mod vault;
 
@@ -105,6 +107,10 @@ pub(crate) struct Inner {
     pub(crate) active: Mutex<HashMap<String, runs::ActiveRun>>,
     pub(crate) approvals: Mutex<HashMap<String, tokio::sync::oneshot::Sender<bool>>>,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// Wakes the webhook worker when a delivery is queued.
+    pub(crate) deliveries_changed: Arc<tokio::sync::Notify>,
+    /// Wakes the scheduler when a schedule changes.
+    pub(crate) schedule_changed: Arc<tokio::sync::Notify>,
     /// Held for the runtime's life: one process owns a data file at a time.
     _lock: Option<std::fs::File>,
     /// A runtime we own when opened outside any tokio runtime.
@@ -252,12 +258,16 @@ impl Runtime {
                 active: Mutex::new(HashMap::new()),
                 approvals: Mutex::new(HashMap::new()),
                 tokio,
+                schedule_changed: Arc::new(tokio::sync::Notify::new()),
+                deliveries_changed: Arc::new(tokio::sync::Notify::new()),
                 _lock: lock,
                 _owned: owned,
             }),
         };
         builtins::register(&rt);
         rt.recover()?;
+        rt.spawn_scheduler();
+        rt.spawn_delivery_worker();
         Ok(rt)
     }
 

@@ -38,6 +38,29 @@ impl Runtime {
     /// Starts a run of `agent_id` with `input`. The run is stored (`queued`) before
     /// this returns; it then executes in the background.
     pub fn start_run(&self, ws: &str, agent_id: &str, req: StartRun) -> Result<Run> {
+        self.start_run_with(ws, agent_id, req, |_| Ok(()))
+    }
+
+    /// [`Runtime::start_run`], running `within` in the transaction that stores the run.
+    pub(crate) fn start_run_with(
+        &self,
+        ws: &str,
+        agent_id: &str,
+        req: StartRun,
+        within: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<Run> {
+        self.start_run_as(ws, agent_id, req, None, within)
+    }
+
+    /// [`Runtime::start_run_with`] running `template` instead of the agent's own.
+    pub(crate) fn start_run_as(
+        &self,
+        ws: &str,
+        agent_id: &str,
+        req: StartRun,
+        template: Option<&str>,
+        within: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<Run> {
         let agent = self
             .get_agent(ws, agent_id)
             .map_err(|e| e.with_field("agent_id"))?;
@@ -64,6 +87,7 @@ impl Runtime {
             error: None,
             cost_usd: 0.0,
             promotion: agent.promotion,
+            template: template.unwrap_or(&agent.template).to_string(),
             actions_executed: 0,
             actions_blocked: 0,
             actions_shadowed: 0,
@@ -77,14 +101,15 @@ impl Runtime {
             now,
             "run.queued",
             json!({"agent_id": agent.id, "agent_name": agent.name, "region": agent.region,
-                   "promotion": agent.promotion, "template": agent.template, "input": run.input}),
+                   "promotion": agent.promotion, "template": run.template, "input": run.input}),
         );
         self.inner.store.tx(|tx| {
             tx.prepare_cached(
                 "INSERT INTO runs (id, workspace_id, agent_id, status, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![run.id, ws, run.agent_id, run.status.as_str(), to_json(&run)?])?;
-            insert_event(tx, &run.id, &first)
+            insert_event(tx, &run.id, &first)?;
+            within(tx)
         })?;
         self.spawn_run(ws, run.clone(), agent, first);
         Ok(run)

@@ -39,8 +39,10 @@ use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
+};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -172,12 +174,16 @@ impl<'a> ParsedSecret<'a> {
         }
         let decoded = match secret.strip_prefix(SECRET_PREFIX) {
             Some(b64) => {
-                let mut key = SECRET_B64
-                    .decode(b64)
-                    .map_err(|_| WebhookError::InvalidSecret("whsec_ secret is not valid base64"))?;
+                let mut key = SECRET_B64.decode(b64).map_err(|_| {
+                    WebhookError::InvalidSecret("whsec_ secret is not valid base64")
+                })?;
                 if key.is_empty() {
-                    return Err(WebhookError::InvalidSecret("whsec_ secret has an empty key"));
+                    return Err(WebhookError::InvalidSecret(
+                        "whsec_ secret has an empty key",
+                    ));
                 }
+                // Clone into an exact-size buffer (so boxing it does not reallocate
+                // and leave a copy behind), then wipe the decoder's buffer.
                 let out = SecretSlice::from(key.clone());
                 key.zeroize();
                 Some(out)
@@ -403,7 +409,12 @@ impl Signer {
         let mut webhook_signature = String::with_capacity(3 + MAC_B64_LEN);
         webhook_signature.push_str("v1,");
         STANDARD.encode_string(standard, &mut webhook_signature);
-        let heroa = self.heroa.clone().chain_update(body).finalize().into_bytes();
+        let heroa = self
+            .heroa
+            .clone()
+            .chain_update(body)
+            .finalize()
+            .into_bytes();
         Ok(SignedHeaders {
             webhook_id: msg_id.to_owned(),
             webhook_timestamp: timestamp,
@@ -608,7 +619,12 @@ fn heroa_header<H: HeaderLookup + ?Sized>(headers: &H) -> Option<&str> {
         .or_else(|| headers.header(X_HEROA_SIGNATURE_HEADER))
 }
 
-fn verify_heroa<H, F>(headers: &H, body: &[u8], n_secrets: usize, mac: F) -> Result<Verified, WebhookError>
+fn verify_heroa<H, F>(
+    headers: &H,
+    body: &[u8],
+    n_secrets: usize,
+    mac: F,
+) -> Result<Verified, WebhookError>
 where
     H: HeaderLookup + ?Sized,
     F: Fn(usize, Scheme) -> HmacSha256,
@@ -624,7 +640,11 @@ where
         return Err(WebhookError::Malformed(WHAT));
     }
     for i in 0..n_secrets {
-        if mac(i, Scheme::Heroa).chain_update(body).verify_slice(&tag).is_ok() {
+        if mac(i, Scheme::Heroa)
+            .chain_update(body)
+            .verify_slice(&tag)
+            .is_ok()
+        {
             return Ok(Verified {
                 scheme: Scheme::Heroa,
                 msg_id: None,
@@ -727,7 +747,10 @@ where
             .chain_update(b".")
             .chain_update(body);
         // `verify_slice` compares in constant time and rejects any length but 32.
-        if sigs.iter().any(|sig| computed.clone().verify_slice(sig).is_ok()) {
+        if sigs
+            .iter()
+            .any(|sig| computed.clone().verify_slice(sig).is_ok())
+        {
             return Ok(Verified {
                 scheme: Scheme::StandardWebhooks,
                 msg_id: Some(id.to_owned()),

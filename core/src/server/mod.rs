@@ -20,6 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+mod heroku;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::*;
 use crate::runtime::Runtime;
@@ -207,6 +209,9 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         }).get(|State(s): State<AppState>, Ws(ws): Ws| async move {
             s.rt.list_agents(&ws).map(ok)
         }))
+        .route("/v1/agents/heroku", post(|State(s): State<AppState>, Ws(ws): Ws, headers: HeaderMap, JsonBody(req): JsonBody<heroku::HerokuRequest>| async move {
+            heroku::agents_heroku(&s, &ws, &headers, req)
+        }))
         .route("/v1/agents/{agent_id}", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
             s.rt.get_agent(&ws, &id).map(ok)
         }).patch(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>, JsonBody(req): JsonBody<UpdateAgent>| async move {
@@ -262,6 +267,15 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         }))
         .route("/v1/runs/{run_id}/audit/verify", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
             s.rt.verify_audit(&ws, &id).map(ok)
+        }))
+        .route("/v1/webhooks/deliveries", get(|State(s): State<AppState>, Ws(ws): Ws, Params(q): Params<AgentFilter>| async move {
+            s.rt.list_deliveries(&ws, q.agent_id.as_deref()).map(ok)
+        }))
+        .route("/v1/webhooks/deliveries/{delivery_id}", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
+            s.rt.get_delivery(&ws, &id).map(ok)
+        }))
+        .route("/v1/webhooks/deliveries/{delivery_id}/redeliver", post(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
+            s.rt.redeliver(&ws, &id).map(ok)
         }))
         .route("/v1/approvals", get(|State(s): State<AppState>, Ws(ws): Ws, Params(q): Params<StatusFilter>| async move {
             s.rt.list_approvals(&ws, q.status.as_deref()).map(ok)
@@ -543,6 +557,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/templates"),
     ("POST", "/v1/agents"),
     ("GET", "/v1/agents"),
+    ("POST", "/v1/agents/heroku"),
     ("GET", "/v1/agents/{agent_id}"),
     ("PATCH", "/v1/agents/{agent_id}"),
     ("DELETE", "/v1/agents/{agent_id}"),
@@ -563,6 +578,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/runs/{run_id}/events"),
     ("GET", "/v1/runs/{run_id}/audit"),
     ("GET", "/v1/runs/{run_id}/audit/verify"),
+    ("GET", "/v1/webhooks/deliveries"),
+    ("GET", "/v1/webhooks/deliveries/{delivery_id}"),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"),
     ("GET", "/v1/approvals"),
     ("GET", "/v1/approvals/{approval_id}"),
     ("POST", "/v1/approvals/{approval_id}/approve"),
