@@ -175,30 +175,38 @@ async fn run(ctx: RunContext) -> Result<Value, String> {
             json!({"model": model, "usage": turn.usage, "cost_usd": cost}),
         )
         .map_err(|e| e.to_string())?;
-        let tool_calls: Vec<Value> = turn
-            .tool_calls
-            .iter()
-            .map(|c| {
-                let name = by_name.get(&c.name).map_or(c.name.clone(), |s| s.name.clone());
-                json!({"id": c.id, "type": "function", "function": {"name": name, "arguments": c.arguments}})
-            })
-            .collect();
-        let mut assistant = json!({"role": "assistant", "content": turn.content});
-        if !tool_calls.is_empty() {
-            assistant["tool_calls"] = Value::Array(tool_calls);
-        }
+        // The model's history keeps its own tool names; the emitted completion names the skill.
+        let calls_as = |skill_names: bool| -> Vec<Value> {
+            turn.tool_calls
+                .iter()
+                .map(|c| {
+                    let name = match by_name.get(&c.name) {
+                        Some(s) if skill_names => s.name.clone(),
+                        _ => c.name.clone(),
+                    };
+                    json!({"id": c.id, "type": "function", "function": {"name": name, "arguments": c.arguments}})
+                })
+                .collect()
+        };
+        let message = |skill_names: bool| {
+            let mut m = json!({"role": "assistant", "content": turn.content});
+            if !turn.tool_calls.is_empty() {
+                m["tool_calls"] = Value::Array(calls_as(skill_names));
+            }
+            m
+        };
         ctx.emit(
             "message",
             completion(
                 &ctx,
                 &model,
-                assistant.clone(),
+                message(true),
                 &turn.finish_reason,
                 json!(turn.usage),
             ),
         )
         .map_err(|e| e.to_string())?;
-        messages.push(assistant);
+        messages.push(message(false));
         if turn.tool_calls.is_empty() {
             last = turn;
             break;
