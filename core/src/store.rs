@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, agent_id TEXT NOT NULL, status TEXT NOT NULL,
   next_attempt_ms INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS deployments (
+  id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, name TEXT NOT NULL, idempotency_key TEXT,
+  status TEXT NOT NULL, expires_ms INTEGER, data TEXT NOT NULL, prepared TEXT,
+  UNIQUE (workspace_id, name));
+CREATE UNIQUE INDEX IF NOT EXISTS deployments_by_key ON deployments (workspace_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS schedules (
   agent_id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, cron TEXT NOT NULL, next_ms INTEGER NOT NULL,
   last_slot_ms INTEGER NOT NULL);

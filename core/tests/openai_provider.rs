@@ -12,6 +12,8 @@ use heroa::{Client, Skill};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 const KEY: &str = "sk-test-openai-KEY-0000000000";
 
 fn sse(chunks: &[Value]) -> String {
@@ -23,8 +25,8 @@ fn sse(chunks: &[Value]) -> String {
     out
 }
 
-async fn fake_openai() -> (String, Arc<Mutex<Vec<(Option<String>, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+async fn fake_openai() -> (String, Seen) {
+    let seen: Seen = Arc::default();
     let s = seen.clone();
     let app = axum::Router::new().route(
         "/v1/chat/completions",

@@ -7,11 +7,12 @@
 //!   schemas accept and reject what serde accepts and rejects; its response schemas
 //!   require exactly the fields the Rust types always serialize;
 //! - every route answers on a live server (never the router's fallback, never 405),
-//!   with a status and body the document declares;
-//! - a real flow over HTTP (agents, vault, policies, promotion, runs, audit,
-//!   approvals, inbox, catalog, workspace, idempotent replays, errors) where every
-//!   answer is validated against the schema the document declares for that operation
-//!   and status.
+//!   with a status and body the document declares (JSON, or Server-Sent Events where
+//!   the document declares `text/event-stream`);
+//! - a real flow over HTTP (agents, vault, policies, promotion, runs, run events,
+//!   webhook deliveries, Heroku's agents endpoint, audit, approvals, inbox, catalog,
+//!   workspace, idempotent replays, errors) where every answer is validated against
+//!   the schema the document declares for that operation and status.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -20,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use heroa::protocol::{
     Agent, Approval, ApprovalStatus, AuditRecord, AuditVerification, CreatePolicy, DecideApproval,
-    InboxItem, Policy, PromotionLevel, Region, RegisterAgent, Run, RunStatus, SetPromotion,
-    SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, UpdateAgent, VaultEntry, VaultPut,
-    VaultRotate, VaultScope, WaitRun, Workspace,
+    Delivery, DeliveryAttempt, DeliveryStatus, InboxItem, LlmConfig, Policy, PromotionLevel,
+    Region, RegisterAgent, Run, RunStatus, ScriptedToolCall, ScriptedTurn, SetPromotion, SkillInfo,
+    SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent, VaultEntry,
+    VaultPut, VaultRotate, VaultScope, WaitRun, WebhookConfig, WebhookInfo, Workspace,
 };
 use heroa::server::{ROUTES, Server};
 use heroa::{ErrorKind, Runtime, Skill};
@@ -371,7 +373,7 @@ const METHODS: &[&str] = &[
 ];
 
 /// Protocol response headers the document must declare wherever the server sends them.
-const PROTOCOL_HEADERS: &[&str] = &["Idempotent-Replayed", "Retry-After"];
+const PROTOCOL_HEADERS: &[&str] = &["Idempotent-Replayed", "Retry-After", "Heroa-Run-Id"];
 
 struct Doc {
     v: Value,
@@ -484,6 +486,18 @@ impl Doc {
                 ));
             }
         }
+        let ctype = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        // A stream of Server-Sent Events: the body is the stream's text (the flow
+        // parses and checks its events).
+        if resp.pointer("/content/text~1event-stream").is_some() && status == 200 {
+            if !ctype.starts_with("text/event-stream") {
+                return Err(format!("content-type is {ctype:?}, not text/event-stream"));
+            }
+            return Ok(Value::String(text.into_owned()));
+        }
         let Some(schema) = resp.pointer("/content/application~1json/schema") else {
             return if bytes.is_empty() {
                 Ok(Value::Null)
@@ -493,10 +507,6 @@ impl Doc {
                 ))
             };
         };
-        let ctype = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
         if !ctype.starts_with("application/json") {
             return Err(format!("content-type is {ctype:?}, not application/json"));
         }
@@ -624,7 +634,12 @@ fn document_is_openapi_3_1_and_its_routes_equal_the_router() {
     }
 
     // Query parameters as the server reads them.
-    for route in ["/v1/vault", "/v1/policies", "/v1/runs"] {
+    for route in [
+        "/v1/vault",
+        "/v1/policies",
+        "/v1/runs",
+        "/v1/webhooks/deliveries",
+    ] {
         let params = doc.parameters("GET", route);
         assert!(
             params
@@ -698,14 +713,25 @@ fn every_schema_is_well_formed_and_checkable() {
                 );
             }
             for (code, r) in op["responses"].as_object().unwrap() {
-                if let Some(s) = doc.deref(r).pointer("/content/application~1json/schema") {
+                for (media, m) in doc.deref(r)["content"].as_object().into_iter().flatten() {
                     lint_schema(
                         &doc.v,
-                        s,
-                        &format!("{method} {route} {code}"),
+                        &m["schema"],
+                        &format!("{method} {route} {code} {media}"),
                         &mut problems,
                     );
                 }
+            }
+        }
+    }
+    // The requests the server sends (webhooks).
+    for (name, item) in doc.v["webhooks"].as_object().into_iter().flatten() {
+        for m in METHODS {
+            if let Some(s) = item
+                .get(*m)
+                .and_then(|op| op.pointer("/requestBody/content/application~1json/schema"))
+            {
+                lint_schema(&doc.v, s, &format!("webhook {name}"), &mut problems);
             }
         }
     }
@@ -761,6 +787,21 @@ fn every_schema_is_well_formed_and_checkable() {
         "RunStatus",
         "ApprovalStatus",
         "VaultScope",
+        "LlmConfig",
+        "ScriptedTurn",
+        "ScriptedToolCall",
+        "TokenUsage",
+        "ToolSpec",
+        "WebhookConfig",
+        "WebhookInfo",
+        "Delivery",
+        "DeliveryAttempt",
+        "DeliveryStatus",
+        "RunCompletedWebhook",
+        "HerokuRequest",
+        "HerokuTool",
+        "HerokuRuntimeParams",
+        "Completion",
         "Error",
         "ErrorPayload",
         "ErrorKind",
@@ -791,6 +832,10 @@ fn enums_and_error_kinds_equal_the_code() {
             names(ApprovalStatus::ALL, ApprovalStatus::as_str),
         ),
         ("VaultScope", names(VaultScope::ALL, VaultScope::as_str)),
+        (
+            "DeliveryStatus",
+            names(DeliveryStatus::ALL, DeliveryStatus::as_str),
+        ),
         ("ErrorKind", names(&ErrorKind::ALL, ErrorKind::as_str)),
     ];
     for (name, code) in cases {
@@ -881,18 +926,40 @@ fn request_schemas_accept_and_reject_what_serde_does() {
     let doc = Doc::load();
     let validator = Validator::new(&doc.v);
     let ag = format!("ag_{}", "0".repeat(26));
+    let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    let turn = json!({"content": "hi", "tool_calls": [{"name": "heroa:echo", "arguments": {"x": 1}}], "usage": usage});
+    let llm = json!({"provider": "offline", "model": "m1", "role": "chat", "base_url": "https://llm.example/v1",
+                     "api_key_vault_key": "llm_key", "script": "turns.json", "turns": [turn],
+                     "prompt_usd_per_1k": 0.5, "completion_usd_per_1k": 1.5, "temperature": 0.2});
+    let tool = json!({"name": "heroa:echo", "description": "d", "max_calls": 2, "ttl_seconds": 30});
     type De = fn(&Value) -> Result<(), String>;
     // One body per request type with every field present.
     let cases: Vec<(&str, De, Value)> = vec![
         (
             "RegisterAgent",
             deserializes::<RegisterAgent>,
-            json!({"name": "a1", "description": "d", "runtime": "r1", "region": "us-east", "template": "sequence", "approval_window": "24h"}),
+            json!({"name": "a1", "description": "d", "runtime": "r1", "region": "us-east", "template": "sequence", "approval_window": "24h",
+                   "llm_configs": [llm], "system_prompt": "p", "tools": [tool], "max_steps": 5}),
         ),
         (
             "UpdateAgent",
             deserializes::<UpdateAgent>,
-            json!({"description": "d", "template": "noop", "approval_window": "1h", "region": "eu-west"}),
+            json!({"description": "d", "template": "noop", "approval_window": "1h", "region": "eu-west", "schedule": "0 3 * * 1",
+                   "webhook": {"url": "https://hooks.example/h", "signing_secret": "s3cret-s3cret"}, "remove_webhook": false,
+                   "llm_configs": [llm], "system_prompt": "p", "tools": [tool], "max_steps": 5}),
+        ),
+        ("LlmConfig", deserializes::<LlmConfig>, llm.clone()),
+        ("ScriptedTurn", deserializes::<ScriptedTurn>, turn.clone()),
+        (
+            "ScriptedToolCall",
+            deserializes::<ScriptedToolCall>,
+            json!({"name": "heroa:echo", "arguments": {"x": 1}}),
+        ),
+        ("ToolSpec", deserializes::<ToolSpec>, tool.clone()),
+        (
+            "WebhookConfig",
+            deserializes::<WebhookConfig>,
+            json!({"url": "https://hooks.example/h", "signing_secret": "s3cret-s3cret"}),
         ),
         (
             "SetPromotion",
@@ -1028,7 +1095,72 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
             "Agent",
             serializes::<Agent>,
             json!({"id": id("ag"), "name": "a", "description": null, "runtime": "r1", "region": "us-east", "promotion": "L0_shadow",
-                   "template": "sequence", "approval_window_seconds": 86400, "created_at": ts, "updated_at": ts}),
+                   "template": "sequence", "approval_window_seconds": 86400, "llm_configs": [], "system_prompt": null, "tools": [],
+                   "max_steps": 10, "schedule": null, "next_run_at": null, "webhook": null, "created_at": ts, "updated_at": ts}),
+        ),
+        (
+            "Agent",
+            serializes::<Agent>,
+            json!({"id": id("ag"), "name": "a", "description": "d", "runtime": "r1", "region": "eu-west", "promotion": "L3_autonomous",
+                   "template": "llm", "approval_window_seconds": 3600,
+                   "llm_configs": [{"provider": "offline", "model": "m1", "role": "chat", "base_url": "https://llm.example/v1",
+                                    "api_key_vault_key": "k", "script": "s.json", "prompt_usd_per_1k": 0.5, "completion_usd_per_1k": 1.5,
+                                    "temperature": 0.2, "turns": [{"content": "c", "tool_calls": [{"name": "heroa:echo", "arguments": {}}],
+                                                                   "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
+                                                                  {"content": "done"}]}],
+                   "system_prompt": "p", "tools": [{"name": "heroa:echo", "description": "d", "max_calls": 2, "ttl_seconds": 30}, {"name": "heroa:sleep"}],
+                   "max_steps": 5, "schedule": "0 3 * * 1", "next_run_at": ts,
+                   "webhook": {"url": "https://hooks.example/h", "signing_secret_fingerprint": hash},
+                   "created_at": ts, "updated_at": ts}),
+        ),
+        (
+            "WebhookInfo",
+            serializes::<WebhookInfo>,
+            json!({"url": "http://127.0.0.1:9/h", "signing_secret_fingerprint": hash}),
+        ),
+        (
+            "TokenUsage",
+            serializes::<TokenUsage>,
+            json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}),
+        ),
+        (
+            "DeliveryAttempt",
+            serializes::<DeliveryAttempt>,
+            json!({"at": ts, "status_code": null, "error": "could not reach the receiver", "duration_ms": 3}),
+        ),
+        (
+            "DeliveryAttempt",
+            serializes::<DeliveryAttempt>,
+            json!({"at": ts, "status_code": 204, "error": null, "duration_ms": 3}),
+        ),
+        (
+            "Delivery",
+            serializes::<Delivery>,
+            json!({"id": id("msg"), "agent_id": id("ag"), "run_id": id("run"), "url": "http://127.0.0.1:9/h", "status": "delivered",
+                   "attempts": [], "next_attempt_at": null, "round_attempts": 0, "created_at": ts}),
+        ),
+        (
+            "Delivery",
+            serializes::<Delivery>,
+            json!({"id": id("msg"), "agent_id": id("ag"), "run_id": id("run"), "url": "http://127.0.0.1:9/h", "status": "pending",
+                   "attempts": [{"at": ts, "status_code": 500, "error": "the receiver answered HTTP 500", "duration_ms": 12}],
+                   "next_attempt_at": ts, "round_attempts": 1, "created_at": ts}),
+        ),
+        (
+            "Completion",
+            serializes::<heroa::sse::Completion>,
+            json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1746546550, "model": "m1",
+                   "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+                       {"id": "toolu_1", "type": "function", "function": {"name": "heroa:echo", "arguments": "{\"x\":1}"}}]},
+                       "finish_reason": "tool_calls"}],
+                   "usage": {"prompt_tokens": 150, "completion_tokens": 45, "total_tokens": 195}}),
+        ),
+        (
+            "Completion",
+            serializes::<heroa::sse::Completion>,
+            json!({"id": "chatcmpl-1", "object": "tool.completion", "created": 1746546552, "model": "m1",
+                   "choices": [{"index": 0, "message": {"role": "tool", "content": "{\"x\":1}", "tool_call_id": "toolu_1"}, "finish_reason": ""}],
+                   "usage": {}}),
         ),
         (
             "SkillInfo",
@@ -1056,14 +1188,14 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
             "Run",
             serializes::<Run>,
             json!({"id": id("run"), "agent_id": id("ag"), "status": "queued", "input": {}, "output": null, "error": null, "cost_usd": 0.0,
-                   "promotion": "L2_approve", "actions_executed": 0, "actions_blocked": 0, "actions_shadowed": 0, "actions_skipped": 0,
+                   "promotion": "L2_approve", "template": "sequence", "actions_executed": 0, "actions_blocked": 0, "actions_shadowed": 0, "actions_skipped": 0,
                    "audit_url": "heroa://embedded/v1/runs/x/audit", "created_at": ts, "started_at": null, "finished_at": null}),
         ),
         (
             "Run",
             serializes::<Run>,
             json!({"id": id("run"), "agent_id": id("ag"), "status": "failed", "input": [1], "output": "x", "error": "boom", "cost_usd": 1.5,
-                   "promotion": "L3_autonomous", "actions_executed": 1, "actions_blocked": 2, "actions_shadowed": 3, "actions_skipped": 4,
+                   "promotion": "L3_autonomous", "template": "llm", "actions_executed": 1, "actions_blocked": 2, "actions_shadowed": 3, "actions_skipped": 4,
                    "audit_url": "u", "created_at": ts, "started_at": ts, "finished_at": ts}),
         ),
         (
@@ -1268,6 +1400,7 @@ fn fake_id(param: &str) -> String {
         "policy_id" => "po",
         "run_id" => "run",
         "approval_id" => "apr",
+        "delivery_id" => "msg",
         other => panic!("no fake id for {other}"),
     };
     format!("{prefix}_{}", "0".repeat(26))
@@ -1304,6 +1437,8 @@ struct Req<'a> {
     body: Option<Value>,
     raw: Option<Vec<u8>>,
     idempotency_key: Option<&'a str>,
+    /// Other request headers.
+    headers: Vec<(&'a str, String)>,
     anonymous: bool,
     /// The document's request schema must reject `body` (the server should too).
     invalid: bool,
@@ -1335,6 +1470,10 @@ impl<'a> Req<'a> {
     }
     fn idempotency_key(mut self, k: &'a str) -> Self {
         self.idempotency_key = Some(k);
+        self
+    }
+    fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
     fn anonymous(mut self) -> Self {
@@ -1411,6 +1550,9 @@ impl<'d> Api<'d> {
         }
         if let Some(k) = req.idempotency_key {
             rb = rb.header("Idempotency-Key", k);
+        }
+        for (name, value) in &req.headers {
+            rb = rb.header(*name, value);
         }
         if let Some(b) = &req.body {
             rb = rb.json(b);
@@ -1591,6 +1733,61 @@ fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
 
+/// The events of an event-stream answer (`check_answer` gives its text as a string).
+fn sse_events(body: &Value) -> Vec<heroa::sse::Event> {
+    let mut decoder = heroa::sse::Decoder::new();
+    let events = decoder.feed(str_of(body).as_bytes());
+    assert!(!decoder.has_pending(), "the stream ends inside an event");
+    events
+}
+
+/// A delivery as the receiver got it: headers, body.
+type Received = (Vec<(String, String)>, Vec<u8>);
+
+/// A webhook receiver on a loopback port: every POST to `/hook` is answered 204 and
+/// handed to the returned channel.
+async fn start_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Received>) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Received>();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let pairs = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect();
+            let _ = tx.send((pairs, body.to_vec()));
+            async { StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+/// The next delivery the receiver gets whose `webhook-id` is `id` (any, for `None`).
+async fn received(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Received>,
+    id: Option<&str>,
+) -> Received {
+    loop {
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("no webhook delivery within 20 s")
+            .expect("the receiver stopped");
+        let webhook_id = got
+            .0
+            .iter()
+            .find(|(k, _)| k == "webhook-id")
+            .map(|(_, v)| v.as_str());
+        if id.is_none() || webhook_id == id {
+            return got;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_flow_answers_what_the_document_declares() {
     let doc = Doc::load();
@@ -1731,6 +1928,64 @@ async fn a_real_flow_answers_what_the_document_declares() {
     api.send(Req::new("GET", "/v1/agents/{agent_id}").id("ag_not-an-id"))
         .await
         .expect_error(400, "invalid_argument", Some("agent_id"));
+
+    // Run-loop settings (an offline model for Heroku's endpoint below), a schedule, and a
+    // webhook to a receiver started here. The signing secret never comes back.
+    let (hook_url, mut hooks) = start_receiver().await;
+    let signing_secret = "test-signing-secret-1";
+    let usage = json!({"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16});
+    let configured = api
+        .send(
+            Req::new("PATCH", "/v1/agents/{agent_id}")
+                .id(&agent_id)
+                .json(json!({
+                    "llm_configs": [{"provider": "offline", "model": "offline-1", "turns": [
+                        {"content": "Echoing.", "tool_calls": [{"name": "heroa:echo", "arguments": {"x": 1}}], "usage": usage},
+                        {"content": "Done.", "usage": usage},
+                    ]}],
+                    "system_prompt": "Be brief.",
+                    "max_steps": 4,
+                    "schedule": "0 3 * * 1",
+                    "webhook": {"url": hook_url, "signing_secret": signing_secret},
+                })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(configured["webhook"]["url"], json!(hook_url));
+    assert_eq!(
+        str_of(&configured["webhook"]["signing_secret_fingerprint"]).len(),
+        64
+    );
+    assert!(!configured.to_string().contains(signing_secret));
+    assert_eq!(configured["max_steps"], json!(4));
+    assert!(configured["next_run_at"].is_string(), "{configured:#}");
+    let unscheduled = api
+        .send(
+            Req::new("PATCH", "/v1/agents/{agent_id}")
+                .id(&agent_id)
+                .json(json!({"schedule": ""})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (&unscheduled["schedule"], &unscheduled["next_run_at"]),
+        (&Value::Null, &Value::Null)
+    );
+    api.send(
+        Req::new("PATCH", "/v1/agents/{agent_id}")
+            .id(&agent_id)
+            .json(json!({"webhook": {"url": "ftp://example.com/hook", "signing_secret": signing_secret}})),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("webhook.url"));
+    api.send(
+        Req::new("PATCH", "/v1/agents/{agent_id}")
+            .id(&agent_id)
+            .json(json!({"max_steps": 0}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("max_steps"));
 
     // Vault: put, list, get, rotate. The value never comes back.
     let secret = "s3cret-value-1";
@@ -1895,6 +2150,219 @@ async fn a_real_flow_answers_what_the_document_declares() {
         .await
         .expect(200);
     assert_eq!(cancelled_late, done);
+    assert_eq!(done["template"], json!("sequence"));
+
+    // The run's events: its audit chain as Server-Sent Events (ids = audit seqs), then
+    // `done`; resumable after `Last-Event-ID`.
+    let stream = api
+        .send(Req::new("GET", "/v1/runs/{run_id}/events").id(&run_id))
+        .await
+        .expect(200);
+    let streamed = sse_events(&stream);
+    assert_eq!(streamed.len(), events.len() + 1, "{stream}");
+    for (e, audit) in streamed.iter().zip(events) {
+        assert_eq!(
+            (e.id.as_str(), e.event.as_str()),
+            (audit["seq"].to_string().as_str(), str_of(&audit["type"])),
+            "{stream}"
+        );
+        let data: Value = serde_json::from_str(&e.data).unwrap();
+        Validator::strict(&doc.v)
+            .validate(doc.schema("AuditEvent"), &data)
+            .unwrap_or_else(|err| panic!("{err:?}: {data}"));
+        assert_eq!(&data, audit);
+    }
+    let last = streamed.last().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.data.as_str(), last.id.clone()),
+        ("done", "[DONE]", events.len().to_string())
+    );
+    let resumed = api
+        .send(
+            Req::new("GET", "/v1/runs/{run_id}/events")
+                .id(&run_id)
+                .header("Last-Event-ID", (events.len() - 2).to_string()),
+        )
+        .await
+        .expect(200);
+    let resumed: Vec<(String, String)> = sse_events(&resumed)
+        .into_iter()
+        .map(|e| (e.id, e.event))
+        .collect();
+    assert_eq!(
+        resumed,
+        streamed[events.len() - 1..]
+            .iter()
+            .map(|e| (e.id.clone(), e.event.clone()))
+            .collect::<Vec<_>>()
+    );
+    api.send(
+        Req::new("GET", "/v1/runs/{run_id}/events")
+            .id(&run_id)
+            .header("Last-Event-ID", "soon"),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("Last-Event-ID"));
+
+    // The run's result went to the webhook, signed; the delivery and its attempts are
+    // listed; a redelivery sends it again with the same `webhook-id`.
+    let (headers, body) = received(&mut hooks, None).await;
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    Validator::strict(&doc.v)
+        .validate(doc.schema("RunCompletedWebhook"), &payload)
+        .unwrap_or_else(|e| panic!("webhook body: {e:?}\n{payload:#}"));
+    assert_eq!(payload["run"], done);
+    heroa::webhooks::verify(
+        &headers,
+        &body,
+        &[signing_secret],
+        heroa::webhooks::VerifyOptions::default(),
+    )
+    .expect("the delivery is signed with the agent's secret");
+    let webhook_id = headers
+        .iter()
+        .find(|(k, _)| k == "webhook-id")
+        .map(|(_, v)| v.clone())
+        .expect("webhook-id");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let delivery = loop {
+        let list = api
+            .send(Req::new("GET", "/v1/webhooks/deliveries").query(&format!("agent_id={agent_id}")))
+            .await
+            .expect(200);
+        let found = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == json!(webhook_id) && d["status"] == json!("delivered"))
+            .cloned();
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {list:#}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (&delivery["run_id"], &delivery["url"]),
+        (&json!(run_id), &json!(hook_url))
+    );
+    assert_eq!(delivery["attempts"][0]["status_code"], json!(204));
+    assert_eq!(
+        api.get("/v1/webhooks/deliveries/{delivery_id}", Some(&webhook_id))
+            .await,
+        delivery
+    );
+    let all = api.get("/v1/webhooks/deliveries", None).await;
+    assert!(all["items"].as_array().unwrap().contains(&delivery));
+    let again = api
+        .send(Req::new("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver").id(&webhook_id))
+        .await
+        .expect(200);
+    assert_eq!(
+        (&again["id"], &again["status"], &again["round_attempts"]),
+        (&json!(webhook_id), &json!("pending"), &json!(0))
+    );
+    let (_, body_again) = received(&mut hooks, Some(&webhook_id)).await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body_again).unwrap()["run"]["id"],
+        json!(run_id)
+    );
+    api.send(Req::new("GET", "/v1/webhooks/deliveries/{delivery_id}").id(&fake_id("delivery_id")))
+        .await
+        .expect_error(404, "not_found", None);
+    api.send(Req::new("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver").id("msg_nope"))
+        .await
+        .expect_error(400, "invalid_argument", Some("delivery_id"));
+    api.send(Req::new("GET", "/v1/webhooks/deliveries").query("agent_id=nope"))
+        .await
+        .expect_error(400, "invalid_argument", Some("agent_id"));
+
+    // Heroku's agents endpoint: the agent loop of the `Heroa-Agent` agent (its offline
+    // model), streamed as Heroku's `message` completions, then `done`; the loop is a run.
+    let heroku = json!({
+        "model": "offline-1",
+        "messages": [{"role": "user", "content": "Echo x."}],
+        "tools": [{"type": "heroku_tool", "name": "heroa:echo", "description": "Echoes its arguments.",
+                   "runtime_params": {"target_app_name": "my-app", "dyno_size": "standard-1x", "ttl_seconds": 30,
+                                      "max_calls": 2, "tool_params": {}}}],
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "max_tokens_per_inference_request": 1024,
+        "stop": ["STOP"],
+    });
+    let answer = api
+        .send(
+            Req::new("POST", "/v1/agents/heroku")
+                .header("Heroa-Agent", "a1")
+                .json(heroku.clone()),
+        )
+        .await;
+    let loop_run_id = answer
+        .headers
+        .get("heroa-run-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("Heroa-Run-Id")
+        .to_string();
+    let stream = answer.expect(200);
+    let streamed = sse_events(&stream);
+    let (last, messages) = streamed.split_last().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.data.as_str()),
+        ("done", "[DONE]")
+    );
+    let completions: Vec<Value> = messages
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event, "message", "{stream}");
+            let c: Value = serde_json::from_str(&e.data).unwrap();
+            Validator::strict(&doc.v)
+                .validate(doc.schema("Completion"), &c)
+                .unwrap_or_else(|err| panic!("{err:?}: {c:#}"));
+            c
+        })
+        .collect();
+    let objects: Vec<&str> = completions.iter().map(|c| str_of(&c["object"])).collect();
+    assert_eq!(
+        objects,
+        ["chat.completion", "tool.completion", "chat.completion"],
+        "{stream}"
+    );
+    let call = &completions[0]["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], json!("heroa:echo"));
+    assert_eq!(
+        completions[1]["choices"][0]["message"]["tool_call_id"],
+        call["id"]
+    );
+    assert_eq!(completions[2]["choices"][0]["finish_reason"], json!("stop"));
+    let loop_run = api.get("/v1/runs/{run_id}", Some(&loop_run_id)).await;
+    assert_eq!(
+        (
+            loop_run["status"].as_str(),
+            loop_run["template"].as_str(),
+            loop_run["agent_id"].as_str()
+        ),
+        (Some("complete"), Some("llm"), Some(agent_id.as_str())),
+        "{loop_run:#}"
+    );
+    let mut unknown_tool = heroku.clone();
+    unknown_tool["tools"][0]["name"] = json!("nope:tool");
+    api.send(
+        Req::new("POST", "/v1/agents/heroku")
+            .header("Heroa-Agent", agent_id.clone())
+            .json(unknown_tool),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("tools[0].name"));
+    api.send(Req::new("POST", "/v1/agents/heroku").json(heroku.clone()))
+        .await
+        .expect_error(400, "invalid_argument", Some("Heroa-Agent"));
+    api.send(
+        Req::new("POST", "/v1/agents/heroku")
+            .header("Heroa-Agent", "no-such-agent")
+            .json(heroku.clone()),
+    )
+    .await
+    .expect_error(404, "not_found", Some("Heroa-Agent"));
 
     // A slow run: the wait times out (504), the cancel stops it.
     let slow = api
@@ -2072,6 +2540,17 @@ async fn a_real_flow_answers_what_the_document_declares() {
         .await
         .expect(200);
     assert_eq!(trusted["promotion"], json!("L4_trusted"));
+
+    // `remove_webhook` removes the webhook.
+    let unhooked = api
+        .send(
+            Req::new("PATCH", "/v1/agents/{agent_id}")
+                .id(&agent_id)
+                .json(json!({"remove_webhook": true})),
+        )
+        .await
+        .expect(200);
+    assert!(unhooked["webhook"].is_null(), "{unhooked:#}");
 
     // Deletes answer 204 without a body; the resource is gone after.
     let gone = api

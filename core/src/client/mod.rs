@@ -132,6 +132,29 @@ impl Client {
     pub fn approvals(&self) -> Approvals<'_> {
         Approvals(self)
     }
+    /// Deploys an app, a service or a sub-agent: seed 000's `heroa.deploy()`.
+    /// Answers `{url | endpoint | handle, mode, region, expires_at}` plus the id and
+    /// status. Creating calls carry an idempotency key, so a retried deploy never
+    /// creates twice.
+    pub async fn deploy(&self, req: DeployRequest) -> Result<Deployment> {
+        match &*self.t {
+            Transport::Embedded { rt, ws } => rt.deploy(ws, req).await,
+            Transport::Remote(r) => {
+                r.call(
+                    Method::POST,
+                    "/v1/deployments",
+                    Some(to_body(&req)),
+                    Retry::WithKey,
+                    Some(Duration::from_secs(120)),
+                )
+                .await
+            }
+        }
+    }
+    /// Deployments.
+    pub fn deployments(&self) -> Deployments<'_> {
+        Deployments(self)
+    }
     /// Webhook deliveries.
     pub fn webhooks(&self) -> Webhooks<'_> {
         Webhooks(self)
@@ -395,6 +418,48 @@ impl Runs<'_> {
     pub async fn verify_audit(&self, id: &str) -> Result<AuditVerification> {
         let record = self.audit(id).await?;
         Ok(crate::audit::verify(&record.run_id, &record.events))
+    }
+}
+
+/// `client.deployments()`: list, read, extend and delete deployments.
+#[derive(Debug)]
+pub struct Deployments<'a>(&'a Client);
+
+impl Deployments<'_> {
+    /// Deployments, oldest first.
+    pub async fn list(&self) -> Result<List<Deployment>> {
+        dispatch!(self.0, |rt, ws| rt.list_deployments(ws), |r| r
+            .get("/v1/deployments")
+            .await)
+    }
+    /// One deployment.
+    pub async fn get(&self, id: &str) -> Result<Deployment> {
+        dispatch!(self.0, |rt, ws| rt.get_deployment(ws, id), |r| r
+            .get(&format!("/v1/deployments/{}", seg(id)))
+            .await)
+    }
+    /// A new TTL, counted from now (`"2h"`, `"persistent"`, …).
+    pub async fn extend(&self, id: &str, ttl: &str) -> Result<Deployment> {
+        let req = ExtendDeployment { ttl: ttl.into() };
+        dispatch!(self.0, |rt, ws| rt.extend_deployment(ws, id, req), |r| r
+            .post(
+                &format!("/v1/deployments/{}/extend", seg(id)),
+                to_body(&req),
+                Retry::Idempotent
+            )
+            .await)
+    }
+    /// Stops and deletes a deployment.
+    pub async fn delete(&self, id: &str) -> Result<Deployment> {
+        dispatch!(self.0, |rt, ws| rt.delete_deployment(ws, id).await, |r| r
+            .call(
+                Method::DELETE,
+                &format!("/v1/deployments/{}", seg(id)),
+                None,
+                Retry::Idempotent,
+                None
+            )
+            .await)
     }
 }
 

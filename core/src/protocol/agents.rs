@@ -47,6 +47,15 @@ pub struct Agent {
     /// Where run results are POSTed, signed.
     #[serde(default)]
     pub webhook: Option<super::WebhookInfo>,
+    /// A sub-agent's parent: its envelope, tools and secrets bound this agent's.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// A sub-agent's deployment (and with it its TTL).
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// Vault keys this agent's skills may read (`null`: every key it can see).
+    #[serde(default)]
+    pub secret_scopes: Option<Vec<String>>,
     /// Creation time.
     pub created_at: String,
     /// Last change.

@@ -105,9 +105,9 @@ wire_enum!(
     }
 );
 
-/// Checks a human-readable name: 1–64 characters of `a-z A-Z 0-9 - _ .`, starting
+/// Checks a human-readable name (the error names `field`): 1–64 characters of `a-z A-Z 0-9 - _ .`, starting
 /// with a letter or digit.
-pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
+pub fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

@@ -6,6 +6,7 @@
 mod agents;
 mod common;
 mod deliveries;
+mod deploy;
 mod llm;
 mod policies;
 mod runs;
@@ -15,6 +16,7 @@ mod workspace;
 pub use agents::*;
 pub use common::*;
 pub use deliveries::*;
+pub use deploy::*;
 pub use llm::*;
 pub use policies::*;
 pub use runs::*;

@@ -49,7 +49,7 @@ impl CreatedApiKey {
 /// A notification in the workspace inbox (sent after each run at L1 notify).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InboxItem {
-    /// `msg_…`
+    /// `ntf_…`
     pub id: String,
     /// The agent.
     pub agent_id: String,

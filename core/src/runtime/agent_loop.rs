@@ -157,7 +157,11 @@ async fn run(ctx: RunContext) -> Result<Value, String> {
             model: model.clone(),
             messages: messages.clone(),
             tools: tools.clone(),
-            temperature: cfg.temperature,
+            temperature: ctx
+                .input
+                .get("temperature")
+                .and_then(Value::as_f64)
+                .or(cfg.temperature),
         };
         let turn = provider
             .complete(req)

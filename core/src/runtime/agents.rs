@@ -48,6 +48,9 @@ impl Runtime {
             schedule: None,
             next_run_at: None,
             webhook: None,
+            parent_id: None,
+            deployment_id: None,
+            secret_scopes: None,
             created_at: now.clone(),
             updated_at: now,
         };
@@ -171,6 +174,13 @@ impl Runtime {
         }
         if let Some(w) = window {
             agent.approval_window_seconds = w;
+        }
+        // Check everything before changing anything.
+        if let Some(expr) = req.schedule.as_deref().filter(|e| !e.trim().is_empty()) {
+            super::schedules::parse(expr)?;
+        }
+        if let Some(hook) = req.webhook.as_ref().filter(|_| !req.remove_webhook) {
+            hook.validate()?;
         }
         if let Some(expr) = req.schedule.as_deref() {
             self.set_schedule(ws, &mut agent, Some(expr))?;

@@ -38,7 +38,8 @@ pub(crate) struct RunState {
     ws: String,
     run_id: String,
     agent: Agent,
-    engine: Option<PolicyEngine>,
+    /// The agent's envelope, then each ancestor's.
+    envelopes: Vec<(Agent, Option<PolicyEngine>)>,
     head: Mutex<AuditEvent>,
     tally: Mutex<Tally>,
     secrets: Arc<Mutex<Vec<SecretString>>>,
@@ -174,44 +175,61 @@ impl RunContext {
         let info = &skill.info;
         let cost_so_far = lock(&st.tally).cost_micros;
 
-        // 1. The policy envelope.
-        let decision = match &st.engine {
-            Some(engine) => {
-                let mut context = serde_json::Map::new();
-                context.insert("run_id".into(), json!(st.run_id));
-                let req = CheckRequest {
-                    agent: AgentInfo {
-                        id: st.agent.id.clone(),
-                        name: st.agent.name.clone(),
-                        region: st.agent.region.as_str().into(),
-                        promotion: st.agent.promotion.as_str().into(),
-                    },
-                    skill: PolicySkill {
-                        name: skill_name.to_string(),
-                        kind: match info.kind {
-                            SkillKind::Read => PolicySkillKind::Read,
-                            SkillKind::Write => PolicySkillKind::Write,
+        // 1. The policy envelope: the agent's own, and each ancestor's (a sub-agent
+        //    can never do what its parent cannot).
+        let mut decision = (true, String::new(), Value::Null);
+        for (who, engine) in &st.envelopes {
+            let (allowed, reason, detail) = match engine {
+                Some(engine) => {
+                    let mut context = serde_json::Map::new();
+                    context.insert("run_id".into(), json!(st.run_id));
+                    let req = CheckRequest {
+                        agent: AgentInfo {
+                            id: who.id.clone(),
+                            name: who.name.clone(),
+                            region: who.region.as_str().into(),
+                            promotion: who.promotion.as_str().into(),
                         },
-                        external: info.external,
-                        cost_usd: info.cost_usd,
-                    },
-                    run_cost_usd: micros_to_usd(cost_so_far),
-                    context,
-                };
-                let d = engine.check(&req);
-                (
-                    d.allowed,
-                    d.explain(),
-                    serde_json::to_value(&d).unwrap_or(Value::Null),
-                )
+                        skill: PolicySkill {
+                            name: skill_name.to_string(),
+                            kind: match info.kind {
+                                SkillKind::Read => PolicySkillKind::Read,
+                                SkillKind::Write => PolicySkillKind::Write,
+                            },
+                            external: info.external,
+                            cost_usd: info.cost_usd,
+                        },
+                        run_cost_usd: micros_to_usd(cost_so_far),
+                        context,
+                    };
+                    let d = engine.check(&req);
+                    (
+                        d.allowed,
+                        d.explain(),
+                        serde_json::to_value(&d).unwrap_or(Value::Null),
+                    )
+                }
+                None => (
+                    false,
+                    "the agent has no policy envelope; every skill call is denied until one is set"
+                        .to_string(),
+                    Value::Null,
+                ),
+            };
+            let is_self = who.id == st.agent.id;
+            decision = (
+                allowed,
+                if is_self {
+                    reason
+                } else {
+                    format!("parent agent {} ({}): {reason}", who.name, who.id)
+                },
+                detail,
+            );
+            if !allowed {
+                break;
             }
-            None => (
-                false,
-                "the agent has no policy envelope; every skill call is denied until one is set"
-                    .to_string(),
-                Value::Null,
-            ),
-        };
+        }
         if !decision.0 {
             lock(&st.tally).blocked += 1;
             st.audit(
@@ -262,6 +280,7 @@ impl RunContext {
                 },
                 seen: st.secrets.clone(),
             },
+            origin: Some((st.rt.clone(), st.ws.clone())),
         };
         let task = tokio::spawn((skill.handler)(call));
         let abort = task.abort_handle();
@@ -435,14 +454,14 @@ async fn execute_inner(
     progress: Arc<watch::Sender<Progress>>,
     cancel: watch::Receiver<bool>,
 ) -> Result<()> {
-    let engine = rt.envelope(ws, &agent.id)?;
+    let envelopes = rt.envelope_chain(ws, &agent)?;
     let template = rt.template(&run.template);
     let state = Arc::new(RunState {
         rt: rt.clone(),
         ws: ws.to_string(),
         run_id: run.id.clone(),
         agent,
-        engine,
+        envelopes,
         head: Mutex::new(head),
         tally: Mutex::new(Tally::default()),
         secrets: Arc::new(Mutex::new(Vec::new())),
@@ -524,7 +543,7 @@ async fn execute_inner(
 impl Runtime {
     fn notify_inbox(&self, ws: &str, run: &Run, agent: &Agent) -> Result<()> {
         let item = crate::protocol::InboxItem {
-            id: new_id("msg"),
+            id: new_id("ntf"),
             agent_id: agent.id.clone(),
             run_id: run.id.clone(),
             message: format!(

@@ -87,6 +87,8 @@ pub struct SkillCall {
     /// The run.
     pub run_id: String,
     pub(crate) vault: VaultReader,
+    /// The runtime and workspace, for built-in skills (`heroa:deploy`).
+    pub(crate) origin: Option<(super::Runtime, String)>,
 }
 
 impl std::fmt::Debug for SkillCall {

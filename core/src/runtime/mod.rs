@@ -10,9 +10,11 @@ mod agents;
 mod execution;
 mod host;
 mod policies;
+mod processes;
 pub use policies::document_error;
 mod builtins;
 mod deliveries;
+mod deploy;
 mod runs;
 mod schedules;
 mod stream;
@@ -26,6 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 pub use host::{BoxFuture, RunContext, Skill, SkillCall, SkillOutcome, Template};
+pub use processes::{GatewaySettings, tier_limits};
 pub use stream::{DONE, RunEvent, RunEvents};
 
 use crate::clock::Clock;
@@ -52,6 +55,8 @@ pub struct RuntimeOptions {
     pub public_url: Option<String>,
     /// Tier of the default workspace created on first open (default `team`).
     pub default_tier: Option<Tier>,
+    /// Where the gateway for app URLs listens, and its domain.
+    pub gateway: GatewaySettings,
 }
 
 impl RuntimeOptions {
@@ -107,6 +112,16 @@ pub(crate) struct Inner {
     pub(crate) active: Mutex<HashMap<String, runs::ActiveRun>>,
     pub(crate) approvals: Mutex<HashMap<String, tokio::sync::oneshot::Sender<bool>>>,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// Where deployments, the CA and other runtime files live (beside the data file).
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Gateway settings.
+    pub(crate) gateway_settings: GatewaySettings,
+    /// The gateway, started on first use.
+    pub(crate) gateway: tokio::sync::Mutex<Option<Arc<crate::gateway::Gateway>>>,
+    /// Running apps and services.
+    pub(crate) live: processes::LiveMap,
+    /// Wakes the reaper when a deployment's TTL changes.
+    pub(crate) deployments_changed: Arc<tokio::sync::Notify>,
     /// Wakes the webhook worker when a delivery is queued.
     pub(crate) deliveries_changed: Arc<tokio::sync::Notify>,
     /// Wakes the scheduler when a schedule changes.
@@ -260,6 +275,15 @@ impl Runtime {
                 tokio,
                 schedule_changed: Arc::new(tokio::sync::Notify::new()),
                 deliveries_changed: Arc::new(tokio::sync::Notify::new()),
+                deployments_changed: Arc::new(tokio::sync::Notify::new()),
+                state_dir: opts.path.as_ref().map(|p| {
+                    let mut d = p.clone().into_os_string();
+                    d.push(".d");
+                    PathBuf::from(d)
+                }),
+                gateway_settings: opts.gateway.clone(),
+                gateway: tokio::sync::Mutex::new(None),
+                live: std::sync::Mutex::new(HashMap::new()),
                 _lock: lock,
                 _owned: owned,
             }),
@@ -268,6 +292,8 @@ impl Runtime {
         rt.recover()?;
         rt.spawn_scheduler();
         rt.spawn_delivery_worker();
+        rt.spawn_reaper();
+        rt.restore_processes();
         Ok(rt)
     }
 

@@ -95,6 +95,26 @@ impl Runtime {
             .ok_or_else(|| Error::not_found("policy", id))
     }
 
+    /// The envelopes a call of `agent` must pass: its own, then each ancestor's.
+    pub(crate) fn envelope_chain(
+        &self,
+        ws: &str,
+        agent: &crate::protocol::Agent,
+    ) -> Result<Vec<(crate::protocol::Agent, Option<PolicyEngine>)>> {
+        let mut chain = vec![(agent.clone(), self.envelope(ws, &agent.id)?)];
+        let mut parent = agent.parent_id.clone();
+        while let Some(id) = parent {
+            if chain.len() > 16 {
+                return Err(Error::internal("sub-agent chain is deeper than 16"));
+            }
+            let p = self.get_agent(ws, &id)?;
+            parent = p.parent_id.clone();
+            let engine = self.envelope(ws, &p.id)?;
+            chain.push((p, engine));
+        }
+        Ok(chain)
+    }
+
     /// The agent's envelope in force, compiled once and cached; `None` when the agent
     /// has no policy (every skill call is then denied).
     pub(crate) fn envelope(&self, ws: &str, agent_id: &str) -> Result<Option<PolicyEngine>> {

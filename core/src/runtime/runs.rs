@@ -64,6 +64,7 @@ impl Runtime {
         let agent = self
             .get_agent(ws, agent_id)
             .map_err(|e| e.with_field("agent_id"))?;
+        self.check_handle(&agent)?;
         let input = if req.input.is_null() {
             json!({})
         } else {

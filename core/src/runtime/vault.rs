@@ -128,25 +128,52 @@ impl Runtime {
         Ok(())
     }
 
-    /// Decrypts the value an agent sees under `key`: its own entry, else the
-    /// workspace's. Only the run engine calls this, for skill code.
+    /// Decrypts the value an agent sees under `key`: its own entry, else (for a
+    /// sub-agent) its ancestors', else the workspace's — and only keys inside the
+    /// secret scopes of the agent and of every ancestor. Only the run engine calls
+    /// this, for skill code and model providers.
     pub(crate) fn vault_read(&self, ws: &str, agent_id: &str, key: &str) -> Result<SecretString> {
+        let not_visible = || {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("no vault entry {key:?} is visible to agent {agent_id}"),
+            )
+        };
+        let mut owner = Some(agent_id.to_string());
+        while let Some(id) = owner {
+            let agent = self.get_agent(ws, &id)?;
+            if agent
+                .secret_scopes
+                .as_ref()
+                .is_some_and(|s| !s.iter().any(|k| k == key))
+            {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "vault key {key:?} is outside the secret scopes of agent {}",
+                        agent.id
+                    ),
+                ));
+            }
+            if let Some(v) = self.read_sealed(ws, &agent.id, key)? {
+                return Ok(v);
+            }
+            owner = agent.parent_id;
+        }
+        self.read_sealed(ws, "*", key)?.ok_or_else(not_visible)
+    }
+
+    fn read_sealed(&self, ws: &str, owner: &str, key: &str) -> Result<Option<SecretString>> {
         let row: Option<(String, Vec<u8>)> = self
             .inner
             .store
             .conn()
             .prepare_cached(
-                "SELECT id, sealed FROM vault WHERE workspace_id = ?1 AND key = ?3 AND owner IN (?2, '*')
-                 ORDER BY owner = '*' LIMIT 1",
+                "SELECT id, sealed FROM vault WHERE workspace_id = ?1 AND owner = ?2 AND key = ?3",
             )?
-            .query_row(params![ws, agent_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![ws, owner, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let (id, sealed) = row.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("no vault entry {key:?} is visible to agent {agent_id}"),
-            )
-        })?;
-        self.inner.sealing.open(&aad(ws, &id), &sealed)
+        row.map(|(id, sealed)| self.inner.sealing.open(&aad(ws, &id), &sealed))
+            .transpose()
     }
 }

@@ -268,6 +268,19 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         .route("/v1/runs/{run_id}/audit/verify", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
             s.rt.verify_audit(&ws, &id).map(ok)
         }))
+        .route("/v1/deployments", post(|State(s): State<AppState>, Ws(ws): Ws, JsonBody(req): JsonBody<DeployRequest>| async move {
+            s.rt.deploy(&ws, req).await.map(created)
+        }).get(|State(s): State<AppState>, Ws(ws): Ws| async move {
+            s.rt.list_deployments(&ws).map(ok)
+        }))
+        .route("/v1/deployments/{deployment_id}", get(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
+            s.rt.get_deployment(&ws, &id).map(ok)
+        }).delete(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>| async move {
+            s.rt.delete_deployment(&ws, &id).await.map(ok)
+        }))
+        .route("/v1/deployments/{deployment_id}/extend", post(|State(s): State<AppState>, Ws(ws): Ws, Path(id): Path<String>, JsonBody(req): JsonBody<ExtendDeployment>| async move {
+            s.rt.extend_deployment(&ws, &id, req).map(ok)
+        }))
         .route("/v1/webhooks/deliveries", get(|State(s): State<AppState>, Ws(ws): Ws, Params(q): Params<AgentFilter>| async move {
             s.rt.list_deliveries(&ws, q.agent_id.as_deref()).map(ok)
         }))
@@ -451,7 +464,13 @@ async fn idempotent(
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    if !resp.status().is_success() {
+    let streaming = resp
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    // A failure is not remembered (the key can be used again); a stream is not
+    // buffered or replayed (it would neither stream nor keep its headers).
+    if streaming || !resp.status().is_success() {
         store.exec(
             "DELETE FROM idempotency WHERE workspace_id = ?1 AND key = ?2",
             rusqlite::params![ws, key],
@@ -578,6 +597,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/runs/{run_id}/events"),
     ("GET", "/v1/runs/{run_id}/audit"),
     ("GET", "/v1/runs/{run_id}/audit/verify"),
+    ("POST", "/v1/deployments"),
+    ("GET", "/v1/deployments"),
+    ("GET", "/v1/deployments/{deployment_id}"),
+    ("DELETE", "/v1/deployments/{deployment_id}"),
+    ("POST", "/v1/deployments/{deployment_id}/extend"),
     ("GET", "/v1/webhooks/deliveries"),
     ("GET", "/v1/webhooks/deliveries/{delivery_id}"),
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"),

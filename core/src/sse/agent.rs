@@ -208,6 +208,7 @@ pub struct AgentLoop {
 }
 
 impl AgentLoop {
+    /// A loop at the start of a stream.
     pub fn new() -> Self {
         Self::default()
     }

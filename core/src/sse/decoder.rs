@@ -116,8 +116,12 @@ pub struct Decoder {
     partial: Partial,
     /// Field name or non-data value of the unfinished line.
     line: Vec<u8>,
-    /// The data buffer, without the trailing LF.
-    data: Vec<u8>,
+    /// The data buffer, without the trailing LF, decoded as it arrives.
+    data: String,
+    /// An incomplete UTF-8 sequence at the end of the data value so far.
+    data_tail: Utf8Tail,
+    /// The length of the last dispatched data (capped), to size the next one.
+    data_hint: usize,
     /// At least one `data` field was seen in this event.
     has_data: bool,
     /// The event type buffer.
@@ -181,6 +185,7 @@ impl Decoder {
         self.partial = Partial::None;
         self.line.clear();
         self.data.clear();
+        self.data_tail = Utf8Tail::default();
         self.has_data = false;
         self.event_type.clear();
         self.event_retry = None;
@@ -306,6 +311,11 @@ impl Decoder {
                         self.line.clear();
                         if field == Field::Data {
                             self.start_data();
+                            if self.data.capacity() == 0 {
+                                // A value split across chunks: guess its size
+                                // from the previous event to avoid regrowing.
+                                self.data.reserve(self.data_hint);
+                            }
                         }
                         self.partial = Partial::Value {
                             field,
@@ -332,7 +342,7 @@ impl Decoder {
                         };
                     }
                     match field {
-                        Field::Data => self.data.extend_from_slice(seg),
+                        Field::Data => push_lossy(&mut self.data, &mut self.data_tail, seg),
                         Field::Ignored => {}
                         _ => self.line.extend_from_slice(seg),
                     }
@@ -351,18 +361,23 @@ impl Decoder {
             // No colon: the whole line is the field name, the value is empty.
             Partial::Name => self.complete_line(&line, sink),
             Partial::Value { field, .. } => match field {
-                Field::Data | Field::Ignored => {}
+                Field::Data => self.data_tail.flush(&mut self.data),
+                Field::Ignored => {}
                 _ => self.apply(field, &line, sink),
             },
         }
         self.line = line;
         self.line.clear();
+        if self.line.capacity() > MAX_DATA_HINT {
+            // Do not hold on to the memory of one huge comment or field.
+            self.line = Vec::new();
+        }
     }
 
     #[inline]
     fn start_data(&mut self) {
         if self.has_data {
-            self.data.push(b'\n');
+            self.data.push('\n');
         }
         self.has_data = true;
     }
@@ -393,7 +408,17 @@ impl Decoder {
         match field {
             Field::Data => {
                 self.start_data();
-                self.data.extend_from_slice(value);
+                if value.len() <= BLOCK {
+                    push_lossy(&mut self.data, &mut self.data_tail, value);
+                } else {
+                    // Validate and copy a long value block by block while each
+                    // block is in cache.
+                    self.data.reserve(value.len());
+                    for block in value.chunks(BLOCK) {
+                        push_lossy(&mut self.data, &mut self.data_tail, block);
+                    }
+                }
+                self.data_tail.flush(&mut self.data);
             }
             Field::Event => {
                 self.event_type.clear();
@@ -438,7 +463,8 @@ impl Decoder {
             return;
         }
         self.has_data = false;
-        let data = bytes_to_string(std::mem::take(&mut self.data));
+        let data = std::mem::take(&mut self.data);
+        self.data_hint = data.len().min(MAX_DATA_HINT);
         let event = if self.event_type.is_empty() {
             String::from("message")
         } else {
@@ -454,11 +480,89 @@ impl Decoder {
     }
 }
 
-/// UTF-8 decode with replacement (no copy when the bytes are valid).
+/// The most capacity reserved ahead for a data value split across chunks.
+const MAX_DATA_HINT: usize = 16 << 10;
+
+/// Long values are decoded in blocks of this size.
+const BLOCK: usize = 32 << 10;
+
+/// An incomplete UTF-8 sequence (a valid prefix of 1 to 3 bytes) at the end of
+/// the bytes decoded so far, waiting for the rest.
+#[derive(Debug, Clone, Copy, Default)]
+struct Utf8Tail {
+    buf: [u8; 4],
+    len: u8,
+}
+
+impl Utf8Tail {
+    /// The value ended: an incomplete sequence becomes one U+FFFD.
+    #[inline]
+    fn flush(&mut self, out: &mut String) {
+        if self.len > 0 {
+            out.push(char::REPLACEMENT_CHARACTER);
+            self.len = 0;
+        }
+    }
+
+    /// Feeds bytes to the pending sequence; returns the bytes left once it is
+    /// complete (or found invalid), or an empty slice if it is still incomplete.
+    fn complete<'a>(&mut self, out: &mut String, bytes: &'a [u8]) -> &'a [u8] {
+        for (i, &b) in bytes.iter().enumerate() {
+            let n = usize::from(self.len);
+            self.buf[n] = b;
+            match std::str::from_utf8(&self.buf[..=n]) {
+                Ok(s) => {
+                    out.push_str(s);
+                    self.len = 0;
+                    return &bytes[i + 1..];
+                }
+                // Still a valid prefix (at most 3 bytes): wait for more.
+                Err(e) if e.error_len().is_none() => self.len += 1,
+                // `b` does not continue the sequence: the prefix is one maximal
+                // subpart (one U+FFFD) and `b` is decoded afresh.
+                Err(_) => {
+                    out.push(char::REPLACEMENT_CHARACTER);
+                    self.len = 0;
+                    return &bytes[i..];
+                }
+            }
+        }
+        &[]
+    }
+}
+
+/// Appends `bytes` to `out`, decoding UTF-8 with replacement (maximal subparts,
+/// like the WHATWG *UTF-8 decode*); an incomplete sequence at the end is kept in
+/// `tail` for the next call.
 #[inline]
-fn bytes_to_string(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+fn push_lossy(out: &mut String, tail: &mut Utf8Tail, mut bytes: &[u8]) {
+    if tail.len > 0 {
+        bytes = tail.complete(out, bytes);
+    }
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                out.push_str(s);
+                return;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                if let Ok(s) = std::str::from_utf8(valid) {
+                    out.push_str(s);
+                }
+                match e.error_len() {
+                    None => {
+                        // Incomplete sequence at the end (at most 3 bytes).
+                        tail.buf[..rest.len()].copy_from_slice(rest);
+                        tail.len = rest.len() as u8;
+                        return;
+                    }
+                    Some(n) => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        bytes = &rest[n..];
+                    }
+                }
+            }
+        }
     }
 }

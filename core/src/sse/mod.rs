@@ -15,6 +15,56 @@
 //! the input whatever the chunking: an unfinished line is never rescanned, and a
 //! long `data:` line streams straight into the event's data buffer.
 //!
+//! ```
+//! use heroa::sse::{Decoder, Event, Item};
+//!
+//! let mut decoder = Decoder::new();
+//! // A CRLF split across chunks, and a keep-alive comment.
+//! assert!(decoder.feed(b"\xEF\xBB\xBFid: 7\r").is_empty());
+//! assert!(decoder.feed(b"\n: ping\ndata: caf\xC3").is_empty());
+//! let events = decoder.feed(b"\xA9\n\n");
+//! assert_eq!(events, vec![Event::message("caf\u{e9}").with_id("7")]);
+//! assert_eq!(decoder.last_event_id(), "7");
+//! assert_eq!(decoder.comments(), 1);
+//! decoder.finish(); // end of stream: an unfinished event would be dropped
+//!
+//! // `feed_items` also reports comments and `retry` fields, in order.
+//! let mut items = Vec::new();
+//! decoder.feed_items(b"retry: 3000\n: ka\n\n", &mut items);
+//! assert_eq!(items, vec![Item::Retry(3000), Item::Comment("ka".into())]);
+//! assert_eq!(decoder.retry(), Some(3000));
+//! ```
+//!
+//! # Encoding
+//!
+//! ```
+//! use heroa::sse::{Event, comment, encode};
+//!
+//! let e = Event::new("status", "line 1\nline 2").with_id("42");
+//! assert_eq!(encode(&e), "event: status\nid: 42\ndata: line 1\ndata: line 2\n\n");
+//! assert_eq!(comment("keep-alive"), ": keep-alive\n");
+//! ```
+//!
+//! # The agent loop
+//!
+//! ```
+//! use heroa::sse::{AgentLoop, Message};
+//!
+//! let mut agent = AgentLoop::new();
+//! let mut messages = agent.feed(concat!(
+//!     "event: status\ndata: {\"state\":\"running\"}\n\n",
+//!     "event: message\ndata: {\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":1,",
+//!     "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",",
+//!     "\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],\"usage\":{}}\n\n",
+//! ).as_bytes())?;
+//! messages.extend(agent.feed(b"event: done\ndata: [DONE]\n\n")?);
+//! messages.extend(agent.finish()?);
+//! assert!(matches!(&messages[0], Message::Other { event, .. } if event == "status"));
+//! assert!(matches!(&messages[1], Message::Assistant { content, .. } if content == "Hi"));
+//! assert_eq!(messages[2], Message::Done);
+//! # Ok::<(), heroa::sse::AgentError>(())
+//! ```
+//!
 //! [spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
 mod agent;

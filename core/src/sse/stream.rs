@@ -80,7 +80,8 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.ready.len(), None)
+        let ready = self.ready.len();
+        (ready, if self.ended { Some(ready) } else { None })
     }
 }
 

@@ -1,0 +1,705 @@
+//! `deploy`: seed 000's three examples against the embedded runtime, TTL expiry,
+//! restarts, idempotency, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use heroa::clock::Clock;
+use heroa::protocol::*;
+use heroa::{Client, ErrorKind, Runtime, RuntimeOptions, Skill};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const APP: &str = include_str!("fixtures/app_server.py");
+
+fn sh(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A git repository holding the app, with a Procfile, like a coding agent's output.
+fn generated_api_repo(root: &Path) -> PathBuf {
+    let repo = root.join("generated-api");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("server.py"), APP).unwrap();
+    std::fs::write(repo.join("Procfile"), "web: python3 server.py\n").unwrap();
+    sh(&repo, &["git", "init", "-q", "-b", "main"]);
+    sh(
+        &repo,
+        &[
+            "git",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=agent",
+            "add",
+            ".",
+        ],
+    );
+    sh(
+        &repo,
+        &[
+            "git",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=agent",
+            "commit",
+            "-qm",
+            "generated API",
+        ],
+    );
+    repo
+}
+
+/// An HTTPS client that trusts only the runtime's CA and reaches app host names
+/// through the gateway on loopback.
+async fn tls_client(rt: &Runtime, url: &str) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(rt.gateway_ca_pem().await.unwrap().as_bytes()).unwrap();
+    let host = url
+        .trim_start_matches("https://")
+        .split(['/', ':'])
+        .next()
+        .unwrap()
+        .to_string();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve(&host, rt.gateway_addr().await.unwrap())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+fn app_source(dir: &Path) -> Value {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("server.py"), APP).unwrap();
+    json!({"path": dir, "command": ["python3", "server.py"]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_spawns_a_batch_processor_sub_agent_and_runs_100_items() {
+    let c = Client::embedded(None).unwrap();
+    let rt = c.runtime().unwrap().clone();
+    let embeds = Arc::new(AtomicUsize::new(0));
+    let e = embeds.clone();
+    rt.register_skill(
+        Skill::new("embed", SkillKind::Read, move |call| {
+            let e = e.clone();
+            async move {
+                e.fetch_add(1, Ordering::SeqCst);
+                Ok(json!({"index": call.args["index"], "vector": [call.args["item"].as_str().unwrap().len()]}))
+            }
+        })
+        .cost_usd(0.001),
+    )
+    .unwrap();
+    rt.register_skill(Skill::new("slack:post", SkillKind::Write, |_| async move {
+        Ok(json!({"ok": true}))
+    }))
+    .unwrap();
+    rt.register_skill(Skill::new(
+        "read:secret",
+        SkillKind::Read,
+        |call| async move {
+            let key = call.args["key"].as_str().unwrap_or("");
+            call.secret(key)
+                .map(|_| json!({"read": key}))
+                .map_err(|e| e.to_string())
+        },
+    ))
+    .unwrap();
+    // The research agent: may embed, read secrets and deploy; not post to Slack.
+    let parent = c
+        .agents()
+        .register(RegisterAgent::new("research-agent", "us-east"))
+        .await
+        .unwrap();
+    c.policies()
+        .create(
+            &parent.id,
+            r#"permit(principal, action == Action::"skill:invoke", resource)
+               when { resource.name in ["embed", "heroa:deploy", "read:secret"] };"#,
+        )
+        .await
+        .unwrap();
+    let parent = c
+        .agents()
+        .set_promotion(&parent.id, PromotionLevel::L3Autonomous)
+        .await
+        .unwrap();
+    for key in ["hf_token", "db_password"] {
+        c.vault()
+            .put(VaultPut::agent(
+                &parent.id,
+                key,
+                SecretString::from(format!("{key}-value")),
+            ))
+            .await
+            .unwrap();
+    }
+    let other = c
+        .agents()
+        .register(RegisterAgent::new("other-agent", "us-east"))
+        .await
+        .unwrap();
+    c.vault()
+        .put(VaultPut::agent(
+            &other.id,
+            "other_key",
+            SecretString::from("x".repeat(10)),
+        ))
+        .await
+        .unwrap();
+
+    // Mid-run, the parent deploys a batch-processor through the heroa:deploy skill.
+    let run = c
+        .agents()
+        .run(
+            &parent.id,
+            json!({"calls": [{"skill": "heroa:deploy", "args": {
+                "mode": "agent", "template": "batch-processor", "region": "us-east", "ttl": "30m",
+                "policy": {"tools": ["embed", "slack:post", "read:secret"], "secret_scopes": ["hf_token"]}
+            }}]}),
+        )
+        .await
+        .unwrap();
+    let run = c
+        .runs()
+        .wait(&run.id, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Complete, "{:?}", run.output);
+    let answer = &run.output.unwrap()["results"][0]["output"];
+    let handle = answer["handle"]
+        .as_str()
+        .expect("agent mode answers a handle")
+        .to_string();
+    assert_eq!(answer["mode"], "agent");
+    assert_eq!(answer["region"], "us-east");
+    assert!(answer["expires_at"].is_string() && answer.get("url").is_none());
+    let worker = c.agents().get(&handle).await.unwrap();
+    assert_eq!(worker.parent_id.as_deref(), Some(parent.id.as_str()));
+    assert_eq!(worker.promotion, PromotionLevel::L3Autonomous);
+
+    // worker.run({items: docs, task: "embed"}): 100 items, results in order.
+    let docs: Vec<String> = (0..100).map(|i| "d".repeat(i + 1)).collect();
+    let out = c
+        .agents()
+        .run(
+            &handle,
+            json!({"items": docs, "task": "embed", "concurrency": 16}),
+        )
+        .await
+        .unwrap();
+    let out = c
+        .runs()
+        .wait(&out.id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Complete);
+    let results = out.output.as_ref().unwrap()["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(results.len(), 100);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["output"]["index"], i);
+        assert_eq!(r["output"]["vector"][0], i + 1);
+    }
+    assert_eq!(embeds.load(Ordering::SeqCst), 100);
+    assert!((out.cost_usd - 0.1).abs() < 1e-9);
+
+    // The envelope is the intersection: what the parent cannot do, the child cannot.
+    let attempt = |calls: Value| {
+        let c = c.clone();
+        let handle = handle.clone();
+        async move {
+            let r = c
+                .agents()
+                .run(
+                    &handle,
+                    json!({"items": [1], "task": calls["task"], "args": calls["args"]}),
+                )
+                .await
+                .unwrap();
+            let r = c.runs().wait(&r.id, Duration::from_secs(10)).await.unwrap();
+            r.output.unwrap()["results"][0].clone()
+        }
+    };
+    let slack = attempt(json!({"task": "slack:post"})).await;
+    assert_eq!(slack["outcome"], "blocked");
+    assert!(
+        slack["reason"]
+            .as_str()
+            .unwrap()
+            .contains("parent agent research-agent"),
+        "{slack}"
+    );
+    let deploy = attempt(json!({"task": "heroa:deploy"})).await;
+    assert_eq!(
+        deploy["outcome"], "blocked",
+        "not in the child's tools: {deploy}"
+    );
+    let in_scope = attempt(json!({"task": "read:secret", "args": {"key": "hf_token"}})).await;
+    assert_eq!(in_scope["outcome"], "executed", "{in_scope}");
+    let out_of_scope =
+        attempt(json!({"task": "read:secret", "args": {"key": "db_password"}})).await;
+    assert_eq!(out_of_scope["outcome"], "failed");
+    assert!(
+        out_of_scope["error"]
+            .as_str()
+            .unwrap()
+            .contains("secret scopes"),
+        "{out_of_scope}"
+    );
+    let others = attempt(json!({"task": "read:secret", "args": {"key": "other_key"}})).await;
+    assert_eq!(others["outcome"], "failed");
+    // A sub-agent cannot widen egress beyond its parent's (the parent here is open).
+    let dep = c.deployments().list().await.unwrap().items.remove(0);
+    assert_eq!(
+        dep.policy.tools.as_deref(),
+        Some(
+            &[
+                "embed".to_string(),
+                "slack:post".into(),
+                "read:secret".into()
+            ][..]
+        )
+    );
+    assert_eq!(
+        dep.policy.secret_scopes.as_deref(),
+        Some(&["hf_token".to_string()][..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coding_agent_deploys_its_api_from_a_repo_ref_and_it_answers_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = generated_api_repo(dir.path());
+    let c = Client::embedded(Some(dir.path().join("h.db"))).unwrap();
+    let rt = c.runtime().unwrap().clone();
+    let endpoint = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            region: Some("us-east".into()),
+            resource_tier: Some("small".into()),
+            ttl: Some("2h".into()),
+            source: Some(json!({"repo": repo, "ref": "HEAD"})),
+            policy: Some(DeployPolicy {
+                egress: Some("allow-list".into()),
+                allow_list: vec!["api.github.com".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let url = endpoint.url.clone().expect("app mode answers a url");
+    assert!(
+        url.starts_with("https://") && url.contains(".heroa.localhost"),
+        "{url}"
+    );
+    assert_eq!(
+        (endpoint.mode, endpoint.region, endpoint.status),
+        (DeployMode::App, Region::UsEast, DeploymentStatus::Running)
+    );
+    assert!(endpoint.endpoint.is_none() && endpoint.handle.is_none());
+    let http = tls_client(&rt, &url).await;
+    let resp = http
+        .get(format!("{url}/v1/hello?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(body["path"], "/v1/hello?x=1");
+    // A client that does not trust the runtime's CA is refused.
+    let untrusting = reqwest::Client::builder()
+        .resolve(
+            url.trim_start_matches("https://")
+                .split(':')
+                .next()
+                .unwrap(),
+            rt.gateway_addr().await.unwrap(),
+        )
+        .no_proxy()
+        .build()
+        .unwrap();
+    assert!(untrusting.get(&url).send().await.is_err());
+    assert!(endpoint.limits.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_app_reaches_only_its_allowed_host() {
+    let dir = tempfile::tempdir().unwrap();
+    // The one host the app may call (on loopback, as an IP literal).
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "charged" }));
+        axum::serve(upstream, app).await.unwrap();
+    });
+    let c = Client::embedded(None).unwrap();
+    let rt = c.runtime().unwrap().clone();
+    let dep = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            resource_tier: Some("medium".into()),
+            ttl: Some("persistent".into()),
+            source: Some(app_source(&dir.path().join("checkout-api"))),
+            policy: Some(DeployPolicy {
+                egress: Some("allow-list".into()),
+                allow_list: vec!["127.0.0.1".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(dep.expires_at.is_none());
+    let url = dep.url.clone().unwrap();
+    let http = tls_client(&rt, &url).await;
+    let ok = http
+        .get(format!("{url}/fetch?url=http://127.0.0.1:{}/", up.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.text().await.unwrap(), "charged");
+    let refused = http
+        .get(format!("{url}/fetch?url=http://localhost:{}/", up.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.text().await.unwrap(), "refused 403");
+    let refused = http
+        .get(format!("{url}/fetch?url=http://api.example.com/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.text().await.unwrap(), "refused 403");
+    let log = rt.egress_log(rt.default_workspace(), &dep.id).unwrap();
+    assert!(log.iter().any(|e| e.allowed && e.host == "127.0.0.1"));
+    assert!(
+        log.iter()
+            .any(|e| !e.allowed && e.host == "api.example.com"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttls_expire_on_a_test_clock_and_restarts_restore_or_reap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let clock = Clock::manual(1_780_000_000_000);
+    let open = || {
+        Client::from_runtime(
+            Runtime::open(RuntimeOptions::file(&path).clock(clock.clone())).unwrap(),
+            None,
+        )
+    };
+    let c = open();
+    let rt = c.runtime().unwrap().clone();
+    let short = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            ttl: Some("30s".into()),
+            source: Some(app_source(&dir.path().join("a"))),
+            name: Some("short".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let keeper = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            ttl: Some("persistent".into()),
+            source: Some(app_source(&dir.path().join("b"))),
+            name: Some("keeper".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let sub = c
+        .deploy(DeployRequest {
+            mode: "agent".into(),
+            template: Some("noop".into()),
+            ttl: Some("15m".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let handle = sub.handle.clone().unwrap();
+    let url = short.url.clone().unwrap();
+    let http = tls_client(&rt, &url).await;
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+
+    clock.advance(Duration::from_secs(31));
+    for _ in 0..200 {
+        if c.deployments().get(&short.id).await.unwrap().status == DeploymentStatus::Expired {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        c.deployments().get(&short.id).await.unwrap().status,
+        DeploymentStatus::Expired
+    );
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 410);
+    // Extending and deleting.
+    let extended = c.deployments().extend(&sub.id, "24h").await.unwrap();
+    assert_ne!(extended.expires_at, sub.expires_at);
+    let err = c.deployments().extend(&short.id, "1h").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+
+    // Restart 25 h later: the persistent app comes back, the sub-agent has expired.
+    drop(http);
+    drop(rt);
+    drop(c);
+    clock.advance(Duration::from_secs(25 * 3600));
+    let c = open();
+    let rt = c.runtime().unwrap().clone();
+    let mut back = None;
+    for _ in 0..300 {
+        let d = c.deployments().get(&keeper.id).await.unwrap();
+        let e = c.deployments().get(&sub.id).await.unwrap();
+        if d.url != keeper.url
+            && d.status == DeploymentStatus::Running
+            && e.status == DeploymentStatus::Expired
+        {
+            back = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = back.expect("the persistent app was not restored, or the sub-agent not reaped");
+    let url = back.url.unwrap();
+    assert_eq!(
+        tls_client(&rt, &url)
+            .await
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let err = c.agents().run(&handle, json!({})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+    assert!(
+        err.message().contains("no longer accepts runs"),
+        "{}",
+        err.message()
+    );
+    let gone = c.deployments().delete(&back.id).await.unwrap();
+    assert_eq!(gone.status, DeploymentStatus::Stopped);
+    assert_eq!(
+        tls_client(&rt, &url)
+            .await
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        410
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_or_name_returns_the_same_deployment() {
+    let c = Client::embedded(None).unwrap();
+    let req = DeployRequest {
+        mode: "agent".into(),
+        template: Some("noop".into()),
+        idempotency_key: Some("k1".into()),
+        ..Default::default()
+    };
+    let a = c.deploy(req.clone()).await.unwrap();
+    let b = c.deploy(req).await.unwrap();
+    assert_eq!(a, b);
+    let named = DeployRequest {
+        mode: "agent".into(),
+        template: Some("noop".into()),
+        name: Some("worker-1".into()),
+        ..Default::default()
+    };
+    let x = c.deploy(named.clone()).await.unwrap();
+    assert_eq!(c.deploy(named).await.unwrap().id, x.id);
+    assert_eq!(c.deployments().list().await.unwrap().items.len(), 2);
+    assert_eq!(c.agents().list().await.unwrap().items.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_field_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::embedded(None).unwrap();
+    let good_src = app_source(&dir.path().join("ok"));
+    let base = DeployRequest {
+        mode: "app".into(),
+        source: Some(good_src.clone()),
+        ..Default::default()
+    };
+    let cases: Vec<(DeployRequest, &str)> = vec![
+        (
+            DeployRequest {
+                mode: "lambda".into(),
+                ..base.clone()
+            },
+            "mode",
+        ),
+        (
+            DeployRequest {
+                region: Some("mars-north".into()),
+                ..base.clone()
+            },
+            "region",
+        ),
+        (
+            DeployRequest {
+                resource_tier: Some("huge".into()),
+                ..base.clone()
+            },
+            "resource_tier",
+        ),
+        (
+            DeployRequest {
+                ttl: Some("forever".into()),
+                ..base.clone()
+            },
+            "ttl",
+        ),
+        (
+            DeployRequest {
+                ttl: Some("0m".into()),
+                ..base.clone()
+            },
+            "ttl",
+        ),
+        (
+            DeployRequest {
+                template: Some("batch-processor".into()),
+                ..base.clone()
+            },
+            "template",
+        ),
+        (
+            DeployRequest {
+                source: Some(json!({"path": dir.path().join("missing")})),
+                ..base.clone()
+            },
+            "source",
+        ),
+        (
+            DeployRequest {
+                source: Some(json!("/no/such/dir")),
+                ..base.clone()
+            },
+            "source",
+        ),
+        (
+            DeployRequest {
+                source: None,
+                ..base.clone()
+            },
+            "source",
+        ),
+        (
+            DeployRequest {
+                gpu: Some(true),
+                ..base.clone()
+            },
+            "gpu",
+        ),
+        (
+            DeployRequest {
+                policy: Some(DeployPolicy {
+                    egress: Some("sometimes".into()),
+                    ..Default::default()
+                }),
+                ..base.clone()
+            },
+            "policy.egress",
+        ),
+        (
+            DeployRequest {
+                mode: "agent".into(),
+                source: None,
+                ..base.clone()
+            },
+            "template",
+        ),
+        (
+            DeployRequest {
+                mode: "agent".into(),
+                source: None,
+                template: Some("no-such".into()),
+                ..base.clone()
+            },
+            "template",
+        ),
+        (
+            DeployRequest {
+                mode: "agent".into(),
+                source: None,
+                template: Some("noop".into()),
+                policy: Some(DeployPolicy {
+                    tools: Some(vec!["nope".into()]),
+                    ..Default::default()
+                }),
+                ..base.clone()
+            },
+            "policy.tools[0]",
+        ),
+    ];
+    for (req, field) in cases {
+        let err = c.deploy(req.clone()).await.unwrap_err();
+        assert_eq!(err.field(), Some(field), "{req:?}: {err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidArgument | ErrorKind::FailedPrecondition
+            ),
+            "{err:?}"
+        );
+    }
+    // A container image on a machine with no container engine: a clear error.
+    let err = c
+        .deploy(DeployRequest {
+            source: Some(json!({"image": "ghcr.io/tenant/checkout-api:v1.2.3"})),
+            ..base.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("source"));
+    assert!(
+        err.message().to_lowercase().contains("container engine"),
+        "{}",
+        err.message()
+    );
+    // Nothing is running: no live deployment, no agent.
+    let live: Vec<Deployment> = c
+        .deployments()
+        .list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|d| d.status == DeploymentStatus::Running)
+        .collect();
+    assert!(live.is_empty(), "{live:?}");
+    assert!(c.agents().list().await.unwrap().items.is_empty());
+    // And a corrected deploy works.
+    assert_eq!(
+        c.deploy(base).await.unwrap().status,
+        DeploymentStatus::Running
+    );
+}
