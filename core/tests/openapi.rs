@@ -11,8 +11,9 @@
 //!   the document declares `text/event-stream`);
 //! - a real flow over HTTP (agents, vault, policies, promotion, runs, run events,
 //!   webhook deliveries, Heroku's agents endpoint, audit, approvals, inbox, catalog,
-//!   workspace, idempotent replays, errors) where every answer is validated against
-//!   the schema the document declares for that operation and status.
+//!   workspace, sub-agent deployments, idempotent replays, errors) where every answer
+//!   is validated against the schema the document declares for that operation and
+//!   status.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,10 +22,11 @@ use std::time::{Duration, Instant};
 
 use heroa::protocol::{
     Agent, Approval, ApprovalStatus, AuditRecord, AuditVerification, CreatePolicy, DecideApproval,
-    Delivery, DeliveryAttempt, DeliveryStatus, InboxItem, LlmConfig, Policy, PromotionLevel,
-    Region, RegisterAgent, Run, RunStatus, ScriptedToolCall, ScriptedTurn, SetPromotion, SkillInfo,
-    SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent, VaultEntry,
-    VaultPut, VaultRotate, VaultScope, WaitRun, WebhookConfig, WebhookInfo, Workspace,
+    Delivery, DeliveryAttempt, DeliveryStatus, DeployMode, DeployPolicy, DeployRequest, Deployment,
+    DeploymentStatus, ExtendDeployment, InboxItem, LlmConfig, Policy, PromotionLevel, Region,
+    RegisterAgent, ResourceTier, Run, RunStatus, ScriptedToolCall, ScriptedTurn, SetPromotion,
+    SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent,
+    VaultEntry, VaultPut, VaultRotate, VaultScope, WaitRun, WebhookConfig, WebhookInfo, Workspace,
 };
 use heroa::server::{ROUTES, Server};
 use heroa::{ErrorKind, Runtime, Skill};
@@ -596,9 +598,11 @@ fn document_is_openapi_3_1_and_its_routes_equal_the_router() {
                 "{method} {route}: {status} does not declare Idempotent-Replayed"
             );
         }
-        // Creates answer 201, deletes 204, the rest 200.
+        // Creates answer 201, deletes 204 (but a deleted deployment is answered, 200),
+        // the rest 200.
         let (status, ok) = success(&doc, method, route);
         let expected = match method.as_str() {
+            "DELETE" if route == "/v1/deployments/{deployment_id}" => 200,
             "DELETE" => 204,
             "POST"
                 if [
@@ -606,6 +610,7 @@ fn document_is_openapi_3_1_and_its_routes_equal_the_router() {
                     "/v1/vault",
                     "/v1/policies",
                     "/v1/agents/{agent_id}/runs",
+                    "/v1/deployments",
                 ]
                 .contains(&route.as_str()) =>
             {
@@ -778,6 +783,15 @@ fn every_schema_is_well_formed_and_checkable() {
         "Approval",
         "DecideApproval",
         "InboxItem",
+        "DeployMode",
+        "ResourceTier",
+        "DeploymentStatus",
+        "DeployPolicy",
+        "DeploySource",
+        "DeployRequest",
+        "Deployment",
+        "DeploymentList",
+        "ExtendDeployment",
         "SkillInfo",
         "TemplateInfo",
         "Region",
@@ -836,6 +850,15 @@ fn enums_and_error_kinds_equal_the_code() {
             "DeliveryStatus",
             names(DeliveryStatus::ALL, DeliveryStatus::as_str),
         ),
+        ("DeployMode", names(DeployMode::ALL, DeployMode::as_str)),
+        (
+            "ResourceTier",
+            names(ResourceTier::ALL, ResourceTier::as_str),
+        ),
+        (
+            "DeploymentStatus",
+            names(DeploymentStatus::ALL, DeploymentStatus::as_str),
+        ),
         ("ErrorKind", names(&ErrorKind::ALL, ErrorKind::as_str)),
     ];
     for (name, code) in cases {
@@ -851,6 +874,15 @@ fn enums_and_error_kinds_equal_the_code() {
     }
     for r in Region::ALL {
         assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+    }
+    for m in DeployMode::ALL {
+        assert_eq!(serde_json::to_value(m).unwrap(), json!(m.as_str()));
+    }
+    for t in ResourceTier::ALL {
+        assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+    }
+    for s in DeploymentStatus::ALL {
+        assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
     }
 
     // TranslationRule has no ALL: the match makes a new variant a compile error here.
@@ -932,6 +964,8 @@ fn request_schemas_accept_and_reject_what_serde_does() {
                      "api_key_vault_key": "llm_key", "script": "turns.json", "turns": [turn],
                      "prompt_usd_per_1k": 0.5, "completion_usd_per_1k": 1.5, "temperature": 0.2});
     let tool = json!({"name": "heroa:echo", "description": "d", "max_calls": 2, "ttl_seconds": 30});
+    let deploy_policy = json!({"egress": "allow-list", "allow_list": ["api.stripe.com"], "tools": ["heroa:echo"],
+                               "secret_scopes": ["api_token"]});
     type De = fn(&Value) -> Result<(), String>;
     // One body per request type with every field present.
     let cases: Vec<(&str, De, Value)> = vec![
@@ -995,6 +1029,24 @@ fn request_schemas_accept_and_reject_what_serde_does() {
             "DecideApproval",
             deserializes::<DecideApproval>,
             json!({"by": "ops"}),
+        ),
+        (
+            "DeployPolicy",
+            deserializes::<DeployPolicy>,
+            deploy_policy.clone(),
+        ),
+        (
+            "DeployRequest",
+            deserializes::<DeployRequest>,
+            json!({"mode": "service", "region": "eu-west", "resource_tier": "large", "ttl": "24h", "policy": deploy_policy,
+                   "template": "noop", "source": {"repo": "https://git.example/app.git", "ref": "main", "command": ["npm", "start"]},
+                   "name": "svc-1", "idempotency_key": "deploy-1", "parent_agent_id": ag, "public": true, "gpu": false,
+                   "health_path": "/healthz"}),
+        ),
+        (
+            "ExtendDeployment",
+            deserializes::<ExtendDeployment>,
+            json!({"ttl": "24h"}),
         ),
     ];
     for (name, de, full) in cases {
@@ -1078,8 +1130,12 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
     let ts = "2026-04-25T12:00:00Z";
     let id = |p: &str| format!("{p}_{}", "0".repeat(26));
     let hash = "0".repeat(64);
+    let limits = heroa::runtime::tier_limits(ResourceTier::Large);
+    let deployment_limits = json!({"cpu_millicores": limits.cpu_millicores, "memory_bytes": limits.memory_bytes,
+                                   "applied": heroa::executor::AppliedLimits::default()});
     type Ser = fn(&Value) -> Value;
-    // Examples with every Option empty (`null`), then with every Option set.
+    // Examples with every Option empty (`null`, or absent where it is skipped), then
+    // with every Option set.
     let cases: Vec<(&str, Ser, Value)> = vec![
         (
             "Workspace",
@@ -1096,7 +1152,8 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
             serializes::<Agent>,
             json!({"id": id("ag"), "name": "a", "description": null, "runtime": "r1", "region": "us-east", "promotion": "L0_shadow",
                    "template": "sequence", "approval_window_seconds": 86400, "llm_configs": [], "system_prompt": null, "tools": [],
-                   "max_steps": 10, "schedule": null, "next_run_at": null, "webhook": null, "created_at": ts, "updated_at": ts}),
+                   "max_steps": 10, "schedule": null, "next_run_at": null, "webhook": null, "parent_id": null, "deployment_id": null,
+                   "secret_scopes": null, "created_at": ts, "updated_at": ts}),
         ),
         (
             "Agent",
@@ -1111,6 +1168,7 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
                    "system_prompt": "p", "tools": [{"name": "heroa:echo", "description": "d", "max_calls": 2, "ttl_seconds": 30}, {"name": "heroa:sleep"}],
                    "max_steps": 5, "schedule": "0 3 * * 1", "next_run_at": ts,
                    "webhook": {"url": "https://hooks.example/h", "signing_secret_fingerprint": hash},
+                   "parent_id": id("ag"), "deployment_id": id("dep"), "secret_scopes": ["api_token"],
                    "created_at": ts, "updated_at": ts}),
         ),
         (
@@ -1223,34 +1281,58 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
         (
             "InboxItem",
             serializes::<InboxItem>,
-            json!({"id": id("msg"), "agent_id": id("ag"), "run_id": id("run"), "message": "m", "created_at": ts}),
+            json!({"id": id("ntf"), "agent_id": id("ag"), "run_id": id("run"), "message": "m", "created_at": ts}),
         ),
         (
             "PolicyDiagnostic",
             serializes::<heroa::policy::Diagnostic>,
             json!({"line": 1, "column": 2, "message": "m", "help": null, "translated": null}),
         ),
+        // A deployment leaves out what does not apply to its mode (`skip_serializing_if`).
+        (
+            "Deployment",
+            serializes::<Deployment>,
+            json!({"id": id("dep"), "mode": "agent", "region": "us-east", "expires_at": null, "status": "starting", "name": "d",
+                   "resource_tier": "small", "ttl": "persistent", "policy": {}, "restarts": 0, "created_at": ts, "updated_at": ts}),
+        ),
+        (
+            "Deployment",
+            serializes::<Deployment>,
+            json!({"id": id("dep"), "url": "https://0000000000ab.heroa.localhost:8443", "endpoint": "heroa://ws_x/svc/0000000000ab",
+                   "handle": id("ag"), "mode": "service", "region": "eu-west", "expires_at": ts, "status": "failed", "name": "d",
+                   "resource_tier": "large", "ttl": "2h",
+                   "policy": {"egress": "allow-list", "allow_list": ["api.stripe.com"], "tools": ["heroa:echo"], "secret_scopes": ["k"]},
+                   "template": "noop", "source": {"repo": "https://git.example/app.git", "ref": "main"}, "parent_agent_id": id("ag"),
+                   "restarts": 3, "error": "process exited: exit status 1", "limits": deployment_limits, "created_at": ts, "updated_at": ts}),
+        ),
+        ("DeployPolicy", serializes::<DeployPolicy>, json!({})),
     ];
+    // `required` lists exactly the fields every example has; the first example of each
+    // schema has every Option empty, so these are the always-serialized fields.
+    let mut always: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (name, ser, example) in cases {
         let schema = doc.schema(name);
         let wire = ser(&example);
         strict.validate(schema, &wire).unwrap_or_else(|e| {
             panic!("{name}: the Rust serialization does not match the document: {e:?}\n{wire:#}")
         });
-        let required: BTreeSet<&str> = schema["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        let present: BTreeSet<&str> = wire
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
+        let present: BTreeSet<String> = wire.as_object().unwrap().keys().cloned().collect();
+        always
+            .entry(name)
+            .and_modify(|a| a.retain(|k| present.contains(k)))
+            .or_insert(present);
+    }
+    for (name, always) in always {
+        let required: BTreeSet<String> = doc
+            .schema(name)
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap().to_string())
             .collect();
         assert_eq!(
-            required, present,
+            required, always,
             "{name}: `required` must list exactly the always-serialized fields"
         );
     }
@@ -1401,6 +1483,7 @@ fn fake_id(param: &str) -> String {
         "run_id" => "run",
         "approval_id" => "apr",
         "delivery_id" => "msg",
+        "deployment_id" => "dep",
         other => panic!("no fake id for {other}"),
     };
     format!("{prefix}_{}", "0".repeat(26))
@@ -2510,6 +2593,189 @@ async fn a_real_flow_answers_what_the_document_declares() {
     api.send(Req::new("GET", "/v1/approvals").query("status=maybe"))
         .await
         .expect_error(400, "invalid_argument", Some("status"));
+
+    // Deployments (agent mode only: apps and services would spawn processes). A
+    // sub-agent: deploy, read, list, extend, run its handle, delete; then the handle
+    // refuses runs. Bad deploys name the field at fault.
+    let deployed = api
+        .send(
+            Req::new("POST", "/v1/deployments")
+                .json(json!({"mode": "agent", "template": "noop"}))
+                .idempotency_key("deploy-sub-1"),
+        )
+        .await
+        .expect(201);
+    let dep_id = str_of(&deployed["id"]).to_string();
+    assert!(dep_id.starts_with("dep_") && dep_id.len() == 30, "{dep_id}");
+    assert_eq!(
+        (
+            deployed["mode"].as_str(),
+            deployed["status"].as_str(),
+            deployed["region"].as_str(),
+            deployed["resource_tier"].as_str(),
+            deployed["ttl"].as_str(),
+            deployed["template"].as_str(),
+        ),
+        (
+            Some("agent"),
+            Some("running"),
+            Some("us-east"),
+            Some("small"),
+            Some("2h"),
+            Some("noop")
+        ),
+        "{deployed:#}"
+    );
+    assert!(deployed["expires_at"].is_string(), "{deployed:#}");
+    // Without a parent: no egress, tools not limited beyond the envelope.
+    assert_eq!(
+        deployed["policy"],
+        json!({"egress": "none"}),
+        "{deployed:#}"
+    );
+    for absent in [
+        "url",
+        "endpoint",
+        "source",
+        "parent_agent_id",
+        "error",
+        "limits",
+    ] {
+        assert!(deployed.get(absent).is_none(), "{absent}: {deployed:#}");
+    }
+    let handle = str_of(&deployed["handle"]).to_string();
+    let replayed = api
+        .send(
+            Req::new("POST", "/v1/deployments")
+                .json(json!({"mode": "agent", "template": "noop"}))
+                .idempotency_key("deploy-sub-1"),
+        )
+        .await;
+    assert!(replayed.headers.contains_key("idempotent-replayed"));
+    assert_eq!(replayed.expect(201), deployed);
+    let sub_agent = api.get("/v1/agents/{agent_id}", Some(&handle)).await;
+    assert_eq!(
+        (
+            sub_agent["deployment_id"].as_str(),
+            sub_agent["template"].as_str(),
+            sub_agent["promotion"].as_str()
+        ),
+        (Some(dep_id.as_str()), Some("noop"), Some("L3_autonomous")),
+        "{sub_agent:#}"
+    );
+    assert!(sub_agent["parent_id"].is_null(), "{sub_agent:#}");
+    assert_eq!(
+        api.get("/v1/deployments/{deployment_id}", Some(&dep_id))
+            .await,
+        deployed
+    );
+    let deployments = api.get("/v1/deployments", None).await;
+    assert_eq!(deployments["items"], json!([deployed]));
+    let extended = api
+        .send(
+            Req::new("POST", "/v1/deployments/{deployment_id}/extend")
+                .id(&dep_id)
+                .json(json!({"ttl": "24h"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (&extended["id"], &extended["ttl"], &extended["status"]),
+        (&json!(dep_id), &json!("24h"), &json!("running"))
+    );
+    assert!(
+        str_of(&extended["expires_at"]) > str_of(&deployed["expires_at"]),
+        "{extended:#}"
+    );
+    let sub_run = api
+        .send(
+            Req::new("POST", "/v1/agents/{agent_id}/runs")
+                .id(&handle)
+                .json(json!({"input": {"x": 1}})),
+        )
+        .await
+        .expect(201);
+    let sub_run = api
+        .send(
+            Req::new("POST", "/v1/runs/{run_id}/wait")
+                .id(str_of(&sub_run["id"]))
+                .json(json!({"timeout_ms": 10000})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            sub_run["status"].as_str(),
+            sub_run["agent_id"].as_str(),
+            sub_run["template"].as_str()
+        ),
+        (Some("complete"), Some(handle.as_str()), Some("noop")),
+        "{sub_run:#}"
+    );
+    assert_eq!(sub_run["output"], json!({"x": 1}), "{sub_run:#}");
+    let stopped = api
+        .send(Req::new("DELETE", "/v1/deployments/{deployment_id}").id(&dep_id))
+        .await
+        .expect(200);
+    assert_eq!(
+        (&stopped["id"], &stopped["status"]),
+        (&json!(dep_id), &json!("stopped"))
+    );
+    api.send(
+        Req::new("POST", "/v1/agents/{agent_id}/runs")
+            .id(&handle)
+            .json(json!({"input": {"x": 2}})),
+    )
+    .await
+    .expect_error(409, "failed_precondition", Some("agent_id"));
+    api.send(
+        Req::new("POST", "/v1/deployments/{deployment_id}/extend")
+            .id(&dep_id)
+            .json(json!({"ttl": "2h"})),
+    )
+    .await
+    .expect_error(409, "failed_precondition", None);
+    assert_eq!(
+        api.get("/v1/deployments/{deployment_id}", Some(&dep_id))
+            .await,
+        stopped
+    );
+    api.send(
+        Req::new("POST", "/v1/deployments")
+            .json(json!({"mode": "nope"}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("mode"));
+    api.send(Req::new("POST", "/v1/deployments").json(json!({"mode": "app", "template": "noop"})))
+        .await
+        .expect_error(400, "invalid_argument", Some("template"));
+    api.send(Req::new("POST", "/v1/deployments").json(json!({"mode": "agent"})))
+        .await
+        .expect_error(400, "invalid_argument", Some("template"));
+    api.send(
+        Req::new("POST", "/v1/deployments")
+            .json(json!({"mode": "agent", "template": "noop", "ttl": "soon"})),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("ttl"));
+    api.send(
+        Req::new("POST", "/v1/deployments/{deployment_id}/extend")
+            .id(&dep_id)
+            .json(json!({"ttl": "0h"})),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("ttl"));
+    api.send(Req::new("GET", "/v1/deployments/{deployment_id}").id("dep_nope"))
+        .await
+        .expect_error(400, "invalid_argument", Some("deployment_id"));
+    api.send(Req::new("DELETE", "/v1/deployments/{deployment_id}").id(&fake_id("deployment_id")))
+        .await
+        .expect_error(404, "not_found", None);
+    assert_eq!(
+        api.get("/v1/deployments", None).await["items"],
+        json!([stopped])
+    );
 
     // An enterprise workspace accepts SOC 2 and promotes to L4; it cannot see the team's agent.
     let ent = rt

@@ -277,6 +277,8 @@ impl Runtime {
         let mut spec = SpawnSpec::from_prepared(&prepared);
         spec.env = proxy.env();
         spec.limits = tier_limits(dep.resource_tier);
+        // Local TCP probes are cheap: poll often so a fast app is live in milliseconds.
+        spec.poll_interval = std::time::Duration::from_millis(5);
         if let Some(p) = &health_path {
             if !p.starts_with('/') {
                 return Err(Error::invalid(
