@@ -703,3 +703,191 @@ async fn bad_input_names_the_field_and_leaves_nothing_running() {
         DeploymentStatus::Running
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_private_and_resolvable_only_in_its_workspace_and_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::embedded(None).unwrap();
+    let rt = c.runtime().unwrap().clone();
+    let svc = c
+        .deploy(DeployRequest {
+            mode: "service".into(),
+            region: Some("eu-west".into()),
+            source: Some(app_source(&dir.path().join("svc"))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let endpoint = svc
+        .endpoint
+        .clone()
+        .expect("service mode answers an endpoint");
+    assert!(
+        endpoint.starts_with(&format!("heroa://{}/svc/", rt.default_workspace())),
+        "{endpoint}"
+    );
+    assert!(svc.url.is_none(), "no public URL unless opted in");
+    let resolve = |agent: &Agent| {
+        let (c, endpoint) = (c.clone(), endpoint.clone());
+        let id = agent.id.clone();
+        async move {
+            let run = c
+                .agents()
+                .run(
+                    &id,
+                    json!({"calls": [{"skill": "heroa:resolve", "args": {"endpoint": endpoint}}]}),
+                )
+                .await
+                .unwrap();
+            c.runs()
+                .wait(&run.id, Duration::from_secs(10))
+                .await
+                .unwrap()
+                .output
+                .unwrap()["results"][0]
+                .clone()
+        }
+    };
+    let mut agents = Vec::new();
+    for (name, region) in [("eu-agent", "eu-west"), ("us-agent", "us-east")] {
+        let a = c
+            .agents()
+            .register(RegisterAgent::new(name, region))
+            .await
+            .unwrap();
+        c.policies()
+            .create(&a.id, "permit(principal, action, resource);")
+            .await
+            .unwrap();
+        agents.push(
+            c.agents()
+                .set_promotion(&a.id, PromotionLevel::L3Autonomous)
+                .await
+                .unwrap(),
+        );
+    }
+    let same = resolve(&agents[0]).await;
+    let url = same["output"]["url"]
+        .as_str()
+        .expect("same region resolves")
+        .to_string();
+    let body = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("\"ok\": true"), "{body}");
+    let other_region = resolve(&agents[1]).await;
+    assert_eq!(other_region["outcome"], "failed");
+    assert!(
+        other_region["error"]
+            .as_str()
+            .unwrap()
+            .contains("only within their region"),
+        "{other_region}"
+    );
+    // Another workspace cannot resolve it at all.
+    let ws2 = rt.create_workspace("other", Tier::Team).unwrap();
+    let a2 = rt
+        .register_agent(&ws2.id, RegisterAgent::new("eu-agent", "eu-west"))
+        .unwrap();
+    let err = rt.resolve_service(&ws2.id, &a2.id, &endpoint).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    // Opting in gives a public URL too.
+    let public = c
+        .deploy(DeployRequest {
+            mode: "service".into(),
+            public: Some(true),
+            source: Some(app_source(&dir.path().join("pub"))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(public.url.is_some() && public.endpoint.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_app_is_restarted_and_the_deployment_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("crashy");
+    std::fs::create_dir_all(&app).unwrap();
+    // Answers, then exits 300 ms after each start.
+    std::fs::write(
+        app.join("server.py"),
+        "import os, threading\nthreading.Timer(0.3, lambda: os._exit(3)).start()\n".to_string()
+            + APP,
+    )
+    .unwrap();
+    let c = Client::embedded(None).unwrap();
+    let dep = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            source: Some(json!({"path": app, "command": "python3 server.py"})),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut seen = None;
+    for _ in 0..150 {
+        let d = c.deployments().get(&dep.id).await.unwrap();
+        if d.restarts >= 1 {
+            seen = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let d = seen.expect("the restart was not reported");
+    assert!(d.error.as_deref().unwrap_or("").contains("exited"), "{d:?}");
+    c.deployments().delete(&dep.id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tarball_deploys_and_a_name_is_free_again_after_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("api");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("server.py"), APP).unwrap();
+    std::fs::write(src.join("Procfile"), "web: python3 server.py\n").unwrap();
+    sh(dir.path(), &["tar", "czf", "api.tar.gz", "api"]);
+    let c = Client::embedded(None).unwrap();
+    let rt = c.runtime().unwrap().clone();
+    let req = DeployRequest {
+        mode: "app".into(),
+        name: Some("api".into()),
+        source: Some(json!(dir.path().join("api.tar.gz"))),
+        ..Default::default()
+    };
+    let first = c.deploy(req.clone()).await.unwrap();
+    let url = first.url.clone().unwrap();
+    assert_eq!(
+        tls_client(&rt, &url)
+            .await
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.deploy(req.clone()).await.unwrap().id,
+        first.id,
+        "same name while live: same deployment"
+    );
+    c.deployments().delete(&first.id).await.unwrap();
+    let second = c.deploy(req).await.unwrap();
+    assert_ne!(
+        second.id, first.id,
+        "the name is free once the first is stopped"
+    );
+    assert_eq!(
+        c.deployments().get(&first.id).await.unwrap().status,
+        DeploymentStatus::Stopped
+    );
+}

@@ -115,6 +115,25 @@ impl Runtime {
                 "idempotency_key must be 1-255 characters",
             ));
         }
+        if let Some(t) = req
+            .template
+            .as_deref()
+            .filter(|t| self.template(t).is_none())
+        {
+            let known: Vec<String> = self
+                .list_templates()
+                .items
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            return Err(Error::invalid(
+                "template",
+                format!(
+                    "unknown template {t:?}; registered templates: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
         // The same idempotency key or name returns the existing deployment.
         if let Some(existing) =
             self.find_deployment(ws, req.idempotency_key.as_deref(), req.name.as_deref())?
@@ -342,9 +361,15 @@ impl Runtime {
                 "INSERT INTO deployments (id, workspace_id, name, idempotency_key, status, expires_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![dep.id, ws, dep.name, key, dep.status.as_str(), expires_ms(dep), to_json(dep)?],
             )
-            .map_err(|e| match e.kind() {
-                ErrorKind::Internal => Error::new(ErrorKind::Conflict, format!("a deployment named {:?} already exists", dep.name)).with_field("name"),
-                _ => e,
+            .map_err(|e| {
+                let unique = std::error::Error::source(&e)
+                    .and_then(|c| c.downcast_ref::<rusqlite::Error>())
+                    .is_some_and(crate::store::is_unique_violation);
+                if unique {
+                    Error::new(ErrorKind::Conflict, format!("a deployment named {:?} already exists", dep.name)).with_field("name")
+                } else {
+                    e
+                }
             })?;
         Ok(())
     }
@@ -371,11 +396,27 @@ impl Runtime {
         {
             return Ok(Some(d));
         }
-        match name {
-            Some(n) => self.inner.store.get(
-                "SELECT data FROM deployments WHERE workspace_id = ?1 AND name = ?2",
-                params![ws, n],
-            ),
+        let Some(n) = name else { return Ok(None) };
+        let found: Option<Deployment> = self.inner.store.get(
+            "SELECT data FROM deployments WHERE workspace_id = ?1 AND name = ?2",
+            params![ws, n],
+        )?;
+        match found {
+            Some(d)
+                if matches!(
+                    d.status,
+                    DeploymentStatus::Starting | DeploymentStatus::Running
+                ) =>
+            {
+                Ok(Some(d))
+            }
+            Some(d) => {
+                // An ended deployment keeps its record but frees its name.
+                self.inner
+                    .store
+                    .exec("UPDATE deployments SET name = id WHERE id = ?1", [&d.id])?;
+                Ok(None)
+            }
             None => Ok(None),
         }
     }

@@ -157,9 +157,11 @@ fn executor_error(e: ExecutorError) -> Error {
         ExecutorError::NoContainerEngine { .. } => {
             Error::new(ErrorKind::FailedPrecondition, text).with_field("source")
         }
-        ExecutorError::SourceNotFound { .. } | ExecutorError::NoStartCommand { .. } => {
-            Error::invalid("source", text)
-        }
+        ExecutorError::SourceNotFound { .. }
+        | ExecutorError::NoStartCommand { .. }
+        | ExecutorError::UnsafeArchive { .. }
+        | ExecutorError::ArchiveTooLarge { .. }
+        | ExecutorError::Git { .. } => Error::invalid("source", text),
         _ => Error::new(ErrorKind::FailedPrecondition, text),
     };
     if lines.is_empty() {

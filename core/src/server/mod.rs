@@ -319,7 +319,6 @@ pub fn router(rt: Runtime, opts: ServeOptions) -> Router {
         .with_state(state)
 }
 
-/// The token of `Authorization: Bearer <token>` (the scheme name in any case).
 /// `GET /v1/runs/{id}/events`: the run's stream as Server-Sent Events, resuming after
 /// `Last-Event-ID`, with keep-alive comments while idle.
 fn run_events(s: &AppState, ws: &str, id: &str, headers: &HeaderMap) -> Result<Response> {
