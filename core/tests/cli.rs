@@ -536,3 +536,106 @@ fn run_prints_complete_and_its_audit_chain_verifies() {
     let missing = env.run(&["runs", "verify", "run_00000000000000000000000000"]);
     assert_ne!(missing.code, Some(0), "{missing:#?}");
 }
+
+#[test]
+fn deploy_events_schedule_and_webhook_verify_from_the_command_line() {
+    let env = Env::new();
+    // A sub-agent deployed from the CLI, run, and its events streamed as JSON lines.
+    let dep = env
+        .run(&[
+            "deploy",
+            "--mode",
+            "agent",
+            "--template",
+            "noop",
+            "--ttl",
+            "15m",
+            "--name",
+            "worker",
+        ])
+        .success()
+        .json();
+    assert_eq!(dep["mode"], "agent");
+    let handle = dep["handle"].as_str().expect("a handle").to_string();
+    let out = env
+        .run(&["run", &handle, "--input", r#"{"x": 1}"#])
+        .success();
+    let run_id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let events = env.run(&["runs", "events", &run_id]).success();
+    let lines: Vec<Value> = events
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.first().unwrap()["event"], "run.queued");
+    assert_eq!(lines.last().unwrap()["event"], "done");
+    let tail = env
+        .run(&["runs", "events", &run_id, "--after", "1"])
+        .success();
+    assert_eq!(tail.stdout.lines().count(), lines.len() - 2);
+    let list = env.run(&["deployments", "list"]).success().json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let bad = env.run(&["deploy", "--mode", "lambda"]);
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
+    assert!(bad.stderr.contains("field: mode"), "{bad:#?}");
+
+    // Schedules and webhooks; the secret comes from the environment.
+    let agent = env.register("nightly");
+    let updated = env
+        .run(&["agents", "update", &agent, "--schedule", "0 3 * * *"])
+        .success()
+        .json();
+    assert_eq!(updated["schedule"], "0 3 * * *");
+    assert!(
+        updated["next_run_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T03:00:00Z")
+    );
+    let bad = env.run(&["agents", "update", &agent, "--schedule", "61 * * * *"]);
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.contains("schedule"), "{bad:#?}");
+    let secret = unique_secret();
+    let mut cmd = env.command(&[
+        "agents",
+        "update",
+        &agent,
+        "--webhook-url",
+        "http://127.0.0.1:9/hook",
+        "--webhook-secret-env",
+        "HOOK_SECRET",
+    ]);
+    cmd.env("HOOK_SECRET", &secret);
+    let hooked = run(cmd, env.dir.path()).success();
+    assert!(!hooked.stdout.contains(&secret) && !hooked.stderr.contains(&secret));
+    assert_eq!(hooked.json()["webhook"]["url"], "http://127.0.0.1:9/hook");
+
+    // Verifying a received delivery: GitHub's published example.
+    let body = env.write("body.txt", "Hello, World!");
+    let verify = |sig: &str| {
+        let mut cmd = env.command(&[
+            "webhooks",
+            "verify",
+            "--body-file",
+            body.to_str().unwrap(),
+            "--header",
+            &format!("heroa-signature: {sig}"),
+            "--secret-env",
+            "GH_SECRET",
+        ]);
+        cmd.env("GH_SECRET", "It's a Secret to Everybody");
+        run(cmd, env.dir.path())
+    };
+    let ok =
+        verify("sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17").success();
+    assert_eq!(ok.json()["valid"], true);
+    let bad = verify("sha256=657107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    assert_ne!(bad.code, Some(0));
+    assert!(bad.stderr.contains("mismatch"), "{bad:#?}");
+}

@@ -72,6 +72,77 @@ enum Cmd {
     /// L2 approvals.
     #[command(subcommand)]
     Approvals(ApprovalCmd),
+    /// Deploy an app, a service or a sub-agent (use --remote for apps and services:
+    /// an embedded CLI process stops its deployments when it exits).
+    Deploy {
+        /// app, service or agent.
+        #[arg(long)]
+        mode: String,
+        /// Image, .tar.gz, directory, or JSON like '{"repo": "…", "ref": "HEAD"}'.
+        #[arg(long)]
+        source: Option<String>,
+        /// Agent template (agent mode).
+        #[arg(long)]
+        template: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// small, medium or large.
+        #[arg(long)]
+        tier: Option<String>,
+        /// 15m, 2h, 24h, … or persistent.
+        #[arg(long)]
+        ttl: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// allow-list, none or open.
+        #[arg(long)]
+        egress: Option<String>,
+        /// A host the deployment may reach (repeat).
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// A skill a sub-agent may call (repeat).
+        #[arg(long = "tool")]
+        tools: Vec<String>,
+    },
+    /// Deployments.
+    #[command(subcommand)]
+    Deployments(DeploymentCmd),
+    /// Webhooks: the delivery log, redelivery, and verifying a received delivery.
+    #[command(subcommand)]
+    Webhooks(WebhookCmd),
+}
+
+#[derive(Subcommand)]
+enum DeploymentCmd {
+    /// List deployments.
+    List,
+    /// Show a deployment.
+    Get { deployment_id: String },
+    /// Give a deployment a new TTL from now.
+    Extend { deployment_id: String, ttl: String },
+    /// Stop and delete a deployment.
+    Delete { deployment_id: String },
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// The delivery log.
+    Deliveries {
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Queue a delivery again.
+    Redeliver { delivery_id: String },
+    /// Verify a received delivery: the raw body from a file, headers as name:value,
+    /// the signing secret from an environment variable.
+    Verify {
+        #[arg(long)]
+        body_file: PathBuf,
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[arg(long)]
+        secret_env: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,13 +164,25 @@ enum AgentCmd {
     Get { agent_id: String },
     /// Set the promotion level (L0_shadow … L4_trusted).
     Promote { agent_id: String, level: String },
-    /// Change the description or template.
+    /// Change the description, template, schedule or webhook.
     Update {
         agent_id: String,
         #[arg(long)]
         description: Option<String>,
         #[arg(long)]
         template: Option<String>,
+        /// 5-field cron in UTC, e.g. "0 3 * * *"; "" removes it.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Completion webhook URL (its secret from --webhook-secret-env).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Environment variable holding the webhook signing secret.
+        #[arg(long)]
+        webhook_secret_env: Option<String>,
+        /// Remove the webhook.
+        #[arg(long)]
+        remove_webhook: bool,
     },
     /// Delete an agent.
     Delete { agent_id: String },
@@ -174,6 +257,13 @@ enum RunCmd {
     Audit { run_id: String },
     /// Verify the audit hash chain.
     Verify { run_id: String },
+    /// Stream a run's events (one JSON line each) until it ends.
+    Events {
+        run_id: String,
+        /// Resume after this event id.
+        #[arg(long)]
+        after: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -338,18 +428,47 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                     agent_id,
                     description,
                     template,
-                } => print(
-                    &c.agents()
-                        .update(
-                            agent_id,
-                            UpdateAgent {
-                                description: description.clone(),
-                                template: template.clone(),
-                                ..Default::default()
-                            },
-                        )
-                        .await?,
-                ),
+                    schedule,
+                    webhook_url,
+                    webhook_secret_env,
+                    remove_webhook,
+                } => {
+                    let webhook = match (webhook_url, webhook_secret_env) {
+                        (Some(url), Some(var)) => Some(heroa::protocol::WebhookConfig {
+                            url: url.clone(),
+                            signing_secret: SecretString::from(std::env::var(var).map_err(
+                                |_| {
+                                    Error::invalid(
+                                        "webhook_secret_env",
+                                        format!("environment variable {var} is not set"),
+                                    )
+                                },
+                            )?),
+                        }),
+                        (None, None) => None,
+                        _ => {
+                            return Err(Error::invalid(
+                                "webhook_url",
+                                "give --webhook-url together with --webhook-secret-env (the secret is never taken from argv)",
+                            ));
+                        }
+                    };
+                    print(
+                        &c.agents()
+                            .update(
+                                agent_id,
+                                UpdateAgent {
+                                    description: description.clone(),
+                                    template: template.clone(),
+                                    schedule: schedule.clone(),
+                                    webhook,
+                                    remove_webhook: *remove_webhook,
+                                    ..Default::default()
+                                },
+                            )
+                            .await?,
+                    )
+                }
                 AgentCmd::Delete { agent_id } => c.agents().delete(agent_id).await,
             }
         }
@@ -443,6 +562,13 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                 }
                 RunCmd::Cancel { run_id } => print(&c.runs().cancel(run_id).await?),
                 RunCmd::Audit { run_id } => print(&c.runs().audit(run_id).await?),
+                RunCmd::Events { run_id, after } => {
+                    let mut stream = c.runs().stream_after(run_id, *after).await?;
+                    while let Some(event) = stream.next().await {
+                        out(format_args!("{}", serde_json::to_string(&event?)?));
+                    }
+                    Ok(())
+                }
                 RunCmd::Verify { run_id } => {
                     let v = c.runs().verify_audit(run_id).await?;
                     print(&v)?;
@@ -457,6 +583,98 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
                 }
             }
         }
+        Cmd::Deploy {
+            mode,
+            source,
+            template,
+            region,
+            tier,
+            ttl,
+            name,
+            egress,
+            allow,
+            tools,
+        } => {
+            let source = source.as_ref().map(|t| {
+                serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone()))
+            });
+            let policy = heroa::protocol::DeployPolicy {
+                egress: egress.clone(),
+                allow_list: allow.clone(),
+                tools: (!tools.is_empty()).then(|| tools.clone()),
+                secret_scopes: None,
+            };
+            let req = heroa::protocol::DeployRequest {
+                mode: mode.clone(),
+                source,
+                template: template.clone(),
+                region: region.clone(),
+                resource_tier: tier.clone(),
+                ttl: ttl.clone(),
+                name: name.clone(),
+                policy: Some(policy),
+                ..Default::default()
+            };
+            print(&client(&cli)?.deploy(req).await?)
+        }
+        Cmd::Deployments(d) => {
+            let c = client(&cli)?;
+            match d {
+                DeploymentCmd::List => print(&c.deployments().list().await?),
+                DeploymentCmd::Get { deployment_id } => {
+                    print(&c.deployments().get(deployment_id).await?)
+                }
+                DeploymentCmd::Extend { deployment_id, ttl } => {
+                    print(&c.deployments().extend(deployment_id, ttl).await?)
+                }
+                DeploymentCmd::Delete { deployment_id } => {
+                    print(&c.deployments().delete(deployment_id).await?)
+                }
+            }
+        }
+        Cmd::Webhooks(w) => match w {
+            WebhookCmd::Deliveries { agent } => print(
+                &client(&cli)?
+                    .webhooks()
+                    .deliveries(agent.as_deref())
+                    .await?,
+            ),
+            WebhookCmd::Redeliver { delivery_id } => {
+                print(&client(&cli)?.webhooks().redeliver(delivery_id).await?)
+            }
+            WebhookCmd::Verify {
+                body_file,
+                headers,
+                secret_env,
+            } => {
+                let body = std::fs::read(body_file).map_err(|e| {
+                    Error::invalid("body_file", format!("cannot read {}", body_file.display()))
+                        .with_source(e)
+                })?;
+                let mut pairs = Vec::new();
+                for h in headers {
+                    let (k, v) = h.split_once(':').ok_or_else(|| {
+                        Error::invalid("header", format!("--header must be name:value; got {h:?}"))
+                    })?;
+                    pairs.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                let secret = SecretString::from(std::env::var(secret_env).map_err(|_| {
+                    Error::invalid(
+                        "secret_env",
+                        format!("environment variable {secret_env} is not set"),
+                    )
+                })?);
+                match heroa::webhooks::verify(&pairs, &body, &[secret], Default::default()) {
+                    Ok(v) => print(
+                        &serde_json::json!({"valid": true, "scheme": v.scheme.as_str(), "msg_id": v.msg_id, "timestamp": v.timestamp}),
+                    ),
+                    Err(e) => Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!("the delivery does not verify: {e} ({})", e.kind()),
+                    )),
+                }
+            }
+        },
         Cmd::Approvals(a) => {
             let c = client(&cli)?;
             match a {
