@@ -7,14 +7,13 @@
 //! Each attempt times out after 10 s. The `webhook-id` is the delivery id, stable
 //! across retries, so receivers can deduplicate.
 
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{Inner, Runtime};
+use super::Runtime;
 use crate::clock::format_ms;
 use crate::error::{Error, Result};
 use crate::ids::{check_id, new_id};
@@ -276,29 +275,14 @@ impl Runtime {
     }
 
     pub(super) fn spawn_delivery_worker(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let clock = self.inner.clock.clone();
-        let changed = self.inner.deliveries_changed.clone();
-        self.inner.tokio.spawn(async move {
-            let http = reqwest::Client::new();
-            loop {
-                let next = {
-                    let Some(inner) = weak.upgrade() else { return };
-                    let rt = Runtime { inner };
-                    match rt.deliver_due(&http).await {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "webhook delivery pass failed");
-                            Some(rt.inner.clock.now_ms() + 1000)
-                        }
-                    }
-                };
-                let wake = next.unwrap_or(i64::MAX).min(clock.now_ms() + 60_000);
-                tokio::select! {
-                    _ = clock.sleep_until(wake) => {}
-                    _ = changed.notified() => {}
-                }
-            }
-        });
+        let http = reqwest::Client::new();
+        self.spawn_worker(
+            "webhook delivery",
+            self.inner.deliveries_changed.clone(),
+            move |rt| {
+                let http = http.clone();
+                Box::pin(async move { rt.deliver_due(&http).await })
+            },
+        );
     }
 }

@@ -14,11 +14,9 @@
 //! sub-agent's handle refuses new runs. A restart of the runtime reaps deployments
 //! that expired while it was down and brings persistent apps and services back.
 
-use std::sync::{Arc, Weak};
-
 use rusqlite::params;
 
-use super::{Inner, Runtime};
+use super::Runtime;
 use crate::clock::format_ms;
 use crate::egress::EgressPolicy;
 use crate::error::{Error, ErrorKind, Result};
@@ -567,29 +565,11 @@ impl Runtime {
     }
 
     pub(super) fn spawn_reaper(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let clock = self.inner.clock.clone();
-        let changed = self.inner.deployments_changed.clone();
-        self.inner.tokio.spawn(async move {
-            loop {
-                let next = {
-                    let Some(inner) = weak.upgrade() else { return };
-                    let rt = Runtime { inner };
-                    match rt.reap().await {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "deployment reaper pass failed");
-                            Some(rt.inner.clock.now_ms() + 1000)
-                        }
-                    }
-                };
-                let wake = next.unwrap_or(i64::MAX).min(clock.now_ms() + 60_000);
-                tokio::select! {
-                    _ = clock.sleep_until(wake) => {}
-                    _ = changed.notified() => {}
-                }
-            }
-        });
+        self.spawn_worker(
+            "deployment reaper",
+            self.inner.deployments_changed.clone(),
+            |rt| Box::pin(async move { rt.reap().await }),
+        );
     }
 }
 

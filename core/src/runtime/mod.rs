@@ -509,6 +509,40 @@ impl Runtime {
             .cloned()
     }
 
+    /// Runs `pass` in the background now, then again when `wake` is notified or
+    /// the clock reaches the time `pass` returned — at least every minute, so the
+    /// task ends soon after the runtime is dropped (it holds only a weak reference).
+    pub(crate) fn spawn_worker<F>(
+        &self,
+        what: &'static str,
+        wake: Arc<tokio::sync::Notify>,
+        pass: F,
+    ) where
+        F: Fn(Runtime) -> BoxFuture<Result<Option<i64>>> + Send + Sync + 'static,
+    {
+        let weak = Arc::downgrade(&self.inner);
+        let clock = self.inner.clock.clone();
+        self.inner.tokio.spawn(async move {
+            loop {
+                let next = {
+                    let Some(inner) = weak.upgrade() else { return };
+                    match pass(Runtime { inner }).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "{what} pass failed");
+                            Some(clock.now_ms() + 1000)
+                        }
+                    }
+                };
+                let at = next.unwrap_or(i64::MAX).min(clock.now_ms() + 60_000);
+                tokio::select! {
+                    _ = clock.sleep_until(at) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+        });
+    }
+
     /// `audit_url` of a run.
     pub(crate) fn audit_url(&self, run_id: &str) -> String {
         format!("{}/v1/runs/{run_id}/audit", self.inner.public_url)

@@ -9,12 +9,10 @@
 //! - A scheduled run's input is `{"trigger": "schedule", "slot": <RFC 3339>,
 //!   "missed_slots": <n>}`.
 
-use std::sync::{Arc, Weak};
-
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::{Inner, Runtime};
+use super::Runtime;
 use crate::clock::format_ms;
 use crate::cron::Cron;
 use crate::error::{Error, Result};
@@ -127,29 +125,8 @@ impl Runtime {
     }
 
     pub(super) fn spawn_scheduler(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let clock = self.inner.clock.clone();
-        let changed = self.inner.schedule_changed.clone();
-        self.inner.tokio.spawn(async move {
-            loop {
-                let next = {
-                    let Some(inner) = weak.upgrade() else { return };
-                    let rt = Runtime { inner };
-                    match rt.fire_due() {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "scheduler pass failed");
-                            Some(rt.inner.clock.now_ms() + 1000)
-                        }
-                    }
-                };
-                // Re-check at least every minute so a dropped runtime ends this task.
-                let wake = next.unwrap_or(i64::MAX).min(clock.now_ms() + 60_000);
-                tokio::select! {
-                    _ = clock.sleep_until(wake) => {}
-                    _ = changed.notified() => {}
-                }
-            }
+        self.spawn_worker("scheduler", self.inner.schedule_changed.clone(), |rt| {
+            Box::pin(async move { rt.fire_due() })
         });
     }
 }
