@@ -43,6 +43,15 @@ enum Cmd {
         /// Public base URL used in audit_url (default http://<bind>).
         #[arg(long)]
         public_url: Option<String>,
+        /// HTTPS address of the gateway serving deployed apps (default: a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        gateway_addr: SocketAddr,
+        /// Also serve deployed apps over plain HTTP on this address.
+        #[arg(long)]
+        gateway_http_addr: Option<SocketAddr>,
+        /// Domain of app URLs (`https://<id>.<domain>`).
+        #[arg(long, default_value = heroa::gateway::DEFAULT_DOMAIN)]
+        domain: String,
     },
     /// Issue an API key for the default workspace (printed once, stored hashed).
     ApiKey,
@@ -328,9 +337,11 @@ async fn serve(
     bind: SocketAddr,
     max_body_bytes: usize,
     public_url: Option<String>,
+    gateway: heroa::runtime::GatewaySettings,
 ) -> heroa::Result<()> {
     let rt = Runtime::open(RuntimeOptions {
         public_url: Some(public_url.unwrap_or_else(|| format!("http://{bind}"))),
+        gateway,
         ..RuntimeOptions::file(&cli.data)
     })?;
     match std::env::var("HEROA_API_KEY") {
@@ -394,7 +405,17 @@ async fn main_inner(cli: Cli) -> heroa::Result<()> {
             bind,
             max_body_bytes,
             public_url,
-        } => serve(&cli, *bind, *max_body_bytes, public_url.clone()).await,
+            gateway_addr,
+            gateway_http_addr,
+            domain,
+        } => {
+            let gateway = heroa::runtime::GatewaySettings {
+                https_addr: *gateway_addr,
+                http_addr: *gateway_http_addr,
+                domain: domain.clone(),
+            };
+            serve(&cli, *bind, *max_body_bytes, public_url.clone(), gateway).await
+        }
         Cmd::ApiKey => {
             let rt = Runtime::open(RuntimeOptions::file(&cli.data))?;
             let key = rt.create_api_key(rt.default_workspace())?;

@@ -7,6 +7,7 @@
 //! Each attempt times out after 10 s. The `webhook-id` is the delivery id, stable
 //! across retries, so receivers can deduplicate.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
@@ -203,7 +204,7 @@ impl Runtime {
     }
 
     /// Delivers every due delivery; returns when the next one is due.
-    async fn deliver_due(&self, http: &reqwest::Client) -> Result<Option<i64>> {
+    async fn deliver_due(&self, http: &OnceLock<reqwest::Client>) -> Result<Option<i64>> {
         loop {
             let now = self.inner.clock.now_ms();
             let Some((ws, mut d, body, secret)) = self.next_due(now)? else {
@@ -216,6 +217,7 @@ impl Runtime {
                 .map_err(|e| Error::internal(e.to_string()))?;
             drop(secret);
             let mut req = http
+                .get_or_init(reqwest::Client::new)
                 .post(&d.url)
                 .timeout(ATTEMPT_TIMEOUT)
                 .header("content-type", "application/json")
@@ -275,7 +277,8 @@ impl Runtime {
     }
 
     pub(super) fn spawn_delivery_worker(&self) {
-        let http = reqwest::Client::new();
+        // Built on the first delivery: loading TLS roots would slow every start.
+        let http: Arc<OnceLock<reqwest::Client>> = Arc::default();
         self.spawn_worker(
             "webhook delivery",
             self.inner.deliveries_changed.clone(),

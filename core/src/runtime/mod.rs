@@ -126,10 +126,18 @@ pub(crate) struct Inner {
     pub(crate) deliveries_changed: Arc<tokio::sync::Notify>,
     /// Wakes the scheduler when a schedule changes.
     pub(crate) schedule_changed: Arc<tokio::sync::Notify>,
+    /// Set when the last handle drops: background workers stop at once.
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
     /// Held for the runtime's life: one process owns a data file at a time.
     _lock: Option<std::fs::File>,
     /// A runtime we own when opened outside any tokio runtime.
     _owned: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
 }
 
 fn hash_key(key: &str) -> String {
@@ -276,6 +284,7 @@ impl Runtime {
                 schedule_changed: Arc::new(tokio::sync::Notify::new()),
                 deliveries_changed: Arc::new(tokio::sync::Notify::new()),
                 deployments_changed: Arc::new(tokio::sync::Notify::new()),
+                shutdown: tokio::sync::watch::channel(false).0,
                 state_dir: opts.path.as_ref().map(|p| {
                     let mut d = p.clone().into_os_string();
                     d.push(".d");
@@ -511,7 +520,8 @@ impl Runtime {
 
     /// Runs `pass` in the background now, then again when `wake` is notified or
     /// the clock reaches the time `pass` returned — at least every minute, so the
-    /// task ends soon after the runtime is dropped (it holds only a weak reference).
+    /// task ends when the runtime is dropped (it holds only a weak reference, and
+    /// the runtime's drop signals it).
     pub(crate) fn spawn_worker<F>(
         &self,
         what: &'static str,
@@ -522,6 +532,7 @@ impl Runtime {
     {
         let weak = Arc::downgrade(&self.inner);
         let clock = self.inner.clock.clone();
+        let mut shutdown = self.inner.shutdown.subscribe();
         self.inner.tokio.spawn(async move {
             loop {
                 let next = {
@@ -538,6 +549,7 @@ impl Runtime {
                 tokio::select! {
                     _ = clock.sleep_until(at) => {}
                     _ = wake.notified() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
                 }
             }
         });

@@ -1,0 +1,379 @@
+"""Typed results.
+
+Every answer of the API is an object with attributes (``agent.id``, ``run.cost_usd``)
+that also reads like the JSON it came from: ``run["status"]``, ``"output" in run``,
+``run.get("error")`` and ``run.to_dict()`` (a deep copy of the wire JSON, field names
+as the protocol spells them). Fields the server adds in a newer version are kept and
+reachable through ``[]`` and ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, TypeVar
+
+__all__ = [
+    "Model",
+    "Agent",
+    "WebhookInfo",
+    "Run",
+    "VaultEntry",
+    "Policy",
+    "Translation",
+    "CompiledPolicy",
+    "Approval",
+    "Workspace",
+    "InboxItem",
+    "SkillInfo",
+    "TemplateInfo",
+    "AuditEvent",
+    "AuditRecord",
+    "AuditVerification",
+    "RunEvent",
+    "Delivery",
+    "DeliveryAttempt",
+    "REGIONS",
+    "PROMOTION_LEVELS",
+    "RUN_STATUSES",
+    "TERMINAL_STATUSES",
+]
+
+#: The five regions.
+REGIONS: Tuple[str, ...] = ("us-east", "us-west", "eu-west", "asia-pacific", "bc-sovereign")
+#: Promotion levels, least to most autonomous.
+PROMOTION_LEVELS: Tuple[str, ...] = (
+    "L0_shadow",
+    "L1_notify",
+    "L2_approve",
+    "L3_autonomous",
+    "L4_trusted",
+)
+#: Every run status.
+RUN_STATUSES: Tuple[str, ...] = (
+    "queued",
+    "running",
+    "complete",
+    "partial",
+    "blocked",
+    "failed",
+    "cancelled",
+)
+#: Statuses of a run that has ended.
+TERMINAL_STATUSES: Tuple[str, ...] = ("complete", "partial", "blocked", "failed", "cancelled")
+
+M = TypeVar("M", bound="Model")
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _own_annotations(klass: type) -> Iterator[str]:
+    get = getattr(inspect, "get_annotations", None)  # Python >= 3.10
+    if get is not None:
+        return iter(get(klass))
+    return iter(klass.__dict__.get("__annotations__", {}))
+
+
+def _fields_of(cls: type) -> Tuple[str, ...]:
+    got = _FIELDS.get(cls)
+    if got is None:
+        names: List[str] = []
+        for klass in reversed(cls.__mro__):
+            for name in _own_annotations(klass):
+                if not name.startswith("_") and name not in names:
+                    names.append(name)
+        got = tuple(names)
+        _FIELDS[cls] = got
+    return got
+
+
+class Model(Mapping[str, Any]):
+    """Base of all results: attributes plus read-only mapping access."""
+
+    _nested: ClassVar[Dict[str, Type["Model"]]] = {}
+    _data: Dict[str, Any]
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        raw = dict(data)
+        object.__setattr__(self, "_data", raw)
+        nested = type(self)._nested
+        for name in _fields_of(type(self)):
+            value = raw.get(name)
+            conv = nested.get(name)
+            if conv is not None and value is not None:
+                if isinstance(value, list):
+                    value = [conv(v) for v in value]
+                else:
+                    value = conv(value)
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_dict(cls: Type[M], data: Mapping[str, Any]) -> M:
+        """Builds the object from its wire JSON."""
+        return cls(data)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The wire JSON (a deep copy)."""
+        return copy.deepcopy(self._data)
+
+    # Mapping protocol: dict-style reads of the wire JSON.
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Model):
+            return type(self) is type(other) and self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:  # results are values, but mutable JSON inside
+        return id(self)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={self._data.get(name)!r}"
+            for name in _fields_of(type(self))
+            if self._data.get(name) is not None
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class WebhookInfo(Model):
+    """An agent's completion webhook; the secret is shown only by its fingerprint."""
+
+    url: str
+    signing_secret_fingerprint: str
+
+
+class Agent(Model):
+    """A registered agent: a stable identity in one region."""
+
+    id: str
+    name: str
+    description: Optional[str]
+    runtime: str
+    region: str
+    promotion: str
+    template: str
+    approval_window_seconds: int
+    llm_configs: List[Dict[str, Any]]
+    system_prompt: Optional[str]
+    tools: List[Dict[str, Any]]
+    max_steps: int
+    schedule: Optional[str]
+    next_run_at: Optional[str]
+    webhook: Optional[WebhookInfo]
+    created_at: str
+    updated_at: str
+
+    _nested = {"webhook": WebhookInfo}
+
+
+class Run(Model):
+    """A run of an agent."""
+
+    id: str
+    agent_id: str
+    status: str
+    input: Any
+    output: Any
+    error: Optional[str]
+    cost_usd: float
+    promotion: str
+    actions_executed: int
+    actions_blocked: int
+    actions_shadowed: int
+    actions_skipped: int
+    audit_url: str
+    created_at: str
+    started_at: Optional[str]
+    finished_at: Optional[str]
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended."""
+        return self.status in TERMINAL_STATUSES
+
+
+class VaultEntry(Model):
+    """A vault entry's metadata. The value is never part of any answer."""
+
+    id: str
+    key: str
+    scope: str
+    agent_id: Optional[str]
+    description: Optional[str]
+    fingerprint: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class Translation(Model):
+    """One documented rewrite of the policy dialect into plain Cedar."""
+
+    line: int
+    column: int
+    original: str
+    translated: str
+    rule: str
+
+
+class Policy(Model):
+    """A version of an agent's policy envelope (the newest is in force)."""
+
+    id: str
+    agent_id: str
+    version: int
+    document: str
+    cedar: str
+    translations: List[Translation]
+    created_at: str
+
+    _nested = {"translations": Translation}
+
+
+class CompiledPolicy(Model):
+    """A policy document that parsed, with the Cedar it was translated to."""
+
+    cedar: str
+    translations: List[Translation]
+    policy_count: int
+
+    _nested = {"translations": Translation}
+
+
+class Approval(Model):
+    """A write held for approval at L2."""
+
+    id: str
+    run_id: str
+    agent_id: str
+    skill: str
+    args: Any
+    status: str
+    requested_at: str
+    expires_at: str
+    decided_at: Optional[str]
+    decided_by: Optional[str]
+
+
+class Workspace(Model):
+    """An isolated tenant."""
+
+    id: str
+    name: str
+    tier: str
+    soc2_accepted_at: Optional[str]
+    created_at: str
+
+
+class InboxItem(Model):
+    """A workspace inbox notification (L1 notify)."""
+
+    id: str
+    agent_id: str
+    run_id: str
+    message: str
+    created_at: str
+
+
+class SkillInfo(Model):
+    """A skill registered with the control plane."""
+
+    name: str
+    kind: str
+    external: bool
+    cost_usd: float
+    description: Optional[str]
+
+
+class TemplateInfo(Model):
+    """A template (run loop) registered with the control plane."""
+
+    name: str
+    description: Optional[str]
+
+
+class AuditEvent(Model):
+    """One entry of a run's hash-chained audit record. ``type`` is the event type
+    (``run.started``, ``skill.executed``, ``action.blocked``, …)."""
+
+    seq: int
+    at: str
+    type: str
+    data: Any
+    prev_hash: str
+    hash: str
+
+
+class AuditRecord(Model):
+    """A run's immutable audit record."""
+
+    run_id: str
+    agent_id: str
+    events: List[AuditEvent]
+    head_hash: str
+
+    _nested = {"events": AuditEvent}
+
+
+class AuditVerification(Model):
+    """The result of recomputing a run's audit chain."""
+
+    run_id: str
+    valid: bool
+    events: int
+    broken_at: Optional[int]
+    reason: Optional[str]
+
+
+class RunEvent(Model):
+    """One event of a run's live stream: ``event`` is ``message`` for agent-loop
+    completions, the audit event type otherwise, ``done`` at the end."""
+
+    id: int
+    event: str
+    data: Any
+
+    @property
+    def is_done(self) -> bool:
+        """Whether this is the final ``done`` event."""
+        return self.event == "done"
+
+
+class DeliveryAttempt(Model):
+    """One attempt to deliver a webhook."""
+
+    at: str
+    status_code: Optional[int]
+    error: Optional[str]
+    duration_ms: int
+
+
+class Delivery(Model):
+    """A signed POST of a run's result to the agent's webhook: ``id`` (``msg_…``, also
+    the ``webhook-id`` header), ``status`` (``pending``, ``delivered``, ``failed``) and
+    every attempt."""
+
+    id: str
+    agent_id: str
+    run_id: str
+    url: str
+    status: str
+    attempts: List[DeliveryAttempt]
+    next_attempt_at: Optional[str]
+    round_attempts: int
+    created_at: str
+
+    _nested = {"attempts": DeliveryAttempt}
