@@ -769,7 +769,7 @@ async fn a_service_is_private_and_resolvable_only_in_its_workspace_and_region() 
     let same = resolve(&agents[0]).await;
     let url = same["output"]["url"]
         .as_str()
-        .expect("same region resolves")
+        .unwrap_or_else(|| panic!("same region resolves: {same}"))
         .to_string();
     let body = reqwest::Client::builder()
         .no_proxy()

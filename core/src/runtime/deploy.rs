@@ -495,8 +495,12 @@ impl Runtime {
         dep.status = status;
         dep.updated_at = self.inner.clock.now_rfc3339();
         self.save_deployment(ws, dep)?;
-        if dep.mode != DeployMode::Agent {
-            self.stop_process(dep, status).await;
+        // A delete returns once the process is gone; the reaper does not wait.
+        if dep.mode != DeployMode::Agent
+            && let Some(stopping) = self.stop_process(dep, status).await
+            && status == DeploymentStatus::Stopped
+        {
+            let _ = stopping.await;
         }
         Ok(())
     }

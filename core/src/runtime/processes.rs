@@ -338,7 +338,9 @@ impl Runtime {
         Ok(())
     }
 
-    /// Mirrors restarts and failures of the process into the deployment.
+    /// Mirrors restarts and failures of the process into the deployment. Only those
+    /// fields change, in place, and only while the deployment is live: the watcher
+    /// never writes back a stale copy of the record.
     fn watch_process(&self, ws: &str, id: &str, process: &Supervised) {
         let mut rx = process.subscribe();
         let weak = Arc::downgrade(&self.inner);
@@ -347,57 +349,60 @@ impl Runtime {
             while rx.changed().await.is_ok() {
                 let state = rx.borrow_and_update().clone();
                 let Some(inner) = weak.upgrade() else { return };
-                let rt = Runtime { inner };
-                let Ok(mut dep) = rt.get_deployment(&ws, &id) else {
-                    return;
-                };
-                if !matches!(
-                    dep.status,
-                    DeploymentStatus::Running | DeploymentStatus::Starting
-                ) {
+                let failed = state.status == executor::ProcessStatus::Failed;
+                let error = state.last_exit.as_ref().map(|e| format!("process exited: {e}"));
+                let now = inner.clock.now_rfc3339();
+                let updated = inner.store.exec(
+                    "UPDATE deployments SET
+                       status = CASE WHEN ?4 THEN 'failed' ELSE status END,
+                       data = json_set(data, '$.restarts', ?3, '$.error', ?5, '$.updated_at', ?6,
+                                       '$.status', CASE WHEN ?4 THEN 'failed' ELSE json_extract(data, '$.status') END)
+                     WHERE workspace_id = ?1 AND id = ?2 AND status IN ('starting', 'running')",
+                    rusqlite::params![ws, id, state.restarts, failed, error, now],
+                );
+                if !matches!(updated, Ok(1)) {
                     return;
                 }
-                dep.restarts = state.restarts;
-                dep.error = state
-                    .last_exit
-                    .clone()
-                    .map(|e| format!("process exited: {e}"));
-                if state.status == executor::ProcessStatus::Failed {
-                    dep.status = DeploymentStatus::Failed;
-                }
-                dep.updated_at = rt.inner.clock.now_rfc3339();
-                let _ = rt.save_deployment(&ws, &dep);
             }
         });
     }
 
-    /// Stops an app's or service's process; its URL answers 410 from now on.
-    pub(super) async fn stop_process(&self, dep: &Deployment, status: DeploymentStatus) {
+    /// Stops an app's or service's process; its URL answers 410 from now on. The
+    /// stop itself (SIGTERM, then SIGKILL after the grace period) runs in a task that
+    /// does not hold the runtime; the handle lets a caller wait for it.
+    pub(super) async fn stop_process(
+        &self,
+        dep: &Deployment,
+        status: DeploymentStatus,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let live = self
             .inner
             .live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&dep.id);
-        if let Some(mut live) = live {
-            if let (Some(h), Ok(g)) = (&live.host, self.gateway().await) {
-                let why = if status == DeploymentStatus::Expired {
-                    "expired"
-                } else {
-                    "was deleted"
-                };
-                g.set_route(
-                    h,
-                    Route::Gone {
-                        message: format!("deployment {} {why}", dep.id),
-                    },
-                );
-            }
+            .remove(&dep.id)?;
+        let gateway = self.inner.gateway.lock().await.clone();
+        if let (Some(h), Some(g)) = (&live.host, &gateway) {
+            let why = if status == DeploymentStatus::Expired {
+                "expired"
+            } else {
+                "was deleted"
+            };
+            g.set_route(
+                h,
+                Route::Gone {
+                    message: format!("deployment {} {why}", dep.id),
+                },
+            );
+        }
+        let id = dep.id.clone();
+        Some(self.inner.tokio.spawn(async move {
+            let mut live = live;
             let started = std::time::Instant::now();
             live.process.stop().await;
             live.proxy.shutdown().await;
-            tracing::debug!(deployment = %dep.id, ms = started.elapsed().as_millis() as u64, "process stopped");
-        }
+            tracing::debug!(deployment = %id, ms = started.elapsed().as_millis() as u64, "process stopped");
+        }))
     }
 
     /// The egress log of a running app or service.
