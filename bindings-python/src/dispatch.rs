@@ -210,6 +210,19 @@ pub async fn dispatch(client: Client, op: String, mut a: Args) -> Result<Value> 
             let by = a.opt_str("by")?;
             to_value(c.approvals().deny(&id, by.as_deref()).await?)
         }
+        // ------------------------------------------------------------ deployments
+        "deploy" => {
+            let req: DeployRequest = a.rest()?;
+            to_value(c.deploy(req).await?)
+        }
+        "deployments.list" => to_value(c.deployments().list().await?.items),
+        "deployments.get" => to_value(c.deployments().get(&a.str("deployment_id")?).await?),
+        "deployments.extend" => {
+            let id = a.str("deployment_id")?;
+            let ttl = a.str("ttl")?;
+            to_value(c.deployments().extend(&id, &ttl).await?)
+        }
+        "deployments.delete" => to_value(c.deployments().delete(&a.str("deployment_id")?).await?),
         // ------------------------------------------------------ webhook deliveries
         "webhooks.deliveries" => to_value(
             c.webhooks()

@@ -155,6 +155,24 @@ impl NativeRuntime {
         Ok(())
     }
 
+    /// The PEM of the local CA that signs app URLs served by the gateway (starts the
+    /// gateway on first use).
+    fn gateway_ca_pem(&self, py: Python<'_>) -> PyResult<String> {
+        self.owner.check()?;
+        let rt = self.rt.clone();
+        crate::rt::block_on(py, async move { rt.gateway_ca_pem().await })?.map_err(to_pyerr)
+    }
+
+    /// The gateway's HTTPS address as `(host, port)` (connect here for any app host
+    /// name; starts the gateway on first use).
+    fn gateway_address(&self, py: Python<'_>) -> PyResult<(String, u16)> {
+        self.owner.check()?;
+        let rt = self.rt.clone();
+        let addr =
+            crate::rt::block_on(py, async move { rt.gateway_addr().await })?.map_err(to_pyerr)?;
+        Ok((addr.ip().to_string(), addr.port()))
+    }
+
     /// Milliseconds since the epoch by the runtime's clock.
     fn now_ms(&self) -> i64 {
         self.rt.clock().now_ms()

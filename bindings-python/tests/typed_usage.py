@@ -83,6 +83,31 @@ def sync_flow() -> None:
     print(deliveries, verified.scheme, events)
 
 
+def deploy_flow() -> None:
+    dep: heroa.Deployment = heroa.deploy(
+        mode="app",
+        region="us-east",
+        resource_tier="small",
+        ttl="2h",
+        source={"repo": "github.com/tenant/generated-api", "ref": "HEAD"},
+        policy={"egress": "allow-list", "allow_list": ["api.github.com"]},
+    )
+    url: Optional[str] = dep.url
+    same: str = dep["url"]
+    client = heroa.Client.embedded()
+    worker = client.deploy(mode="agent", template="batch-processor", region="us-east", ttl="30m")
+    run: heroa.Run = client.agents.run(agent_id=worker.handle or "", input={"items": [], "task": "embed"})
+    deps: List[heroa.Deployment] = client.deployments.list()
+    longer: heroa.Deployment = client.deployments.extend(worker.id, "24h")
+    gone: heroa.Deployment = client.deployments.delete(worker.id)
+    rt = client.runtime
+    if rt is not None:
+        pem: str = rt.gateway_ca_pem()
+        host, port = rt.gateway_address()
+        print(pem, host + str(port))
+    print(url, same, run, deps, longer, gone.status)
+
+
 async def async_flow() -> None:
     client: heroa.AsyncClient = heroa.AsyncClient.embedded()
     agent: heroa.Agent = await client.agents.register(name="typed", region="eu-west")

@@ -20,11 +20,15 @@ Python idiom.
 
 from __future__ import annotations
 
+import threading
+from typing import Any, Mapping, Optional, Union
+
 from . import _native
 from . import policy as policy
 from . import sse as sse
 from . import webhooks as webhooks
 from ._client import AsyncClient, Client, Runtime, Server
+from ._resources import DeployMode, ResourceTier
 from ._host import AsyncTemplateContext, SkillCall, TemplateContext
 from .errors import (
     AgentStreamError,
@@ -59,6 +63,10 @@ from .types import (
     CompiledPolicy,
     Delivery,
     DeliveryAttempt,
+    DeployPolicy,
+    Deployment,
+    DEPLOY_MODES,
+    RESOURCE_TIERS,
     InboxItem,
     Policy,
     Run,
@@ -120,9 +128,69 @@ __all__ = [
     "AuditVerification",
     "Delivery",
     "DeliveryAttempt",
+    "Deployment",
+    "DeployPolicy",
+    "deploy",
+    "default_client",
+    "DEPLOY_MODES",
+    "RESOURCE_TIERS",
     "REGIONS",
     "PROMOTION_LEVELS",
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
     "__version__",
 ]
+
+
+_default: Optional[Client] = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The client behind module-level calls like :func:`heroa.deploy`:
+    ``Client.from_env()``, created on first use — remote when ``HEROA_BASE_URL`` (and
+    ``HEROA_API_KEY``) are set, otherwise the embedded runtime in this process
+    (persisted to ``HEROA_DATA``, or in memory). With the embedded runtime, what it
+    deploys (app processes, the gateway serving their URLs, sub-agents) lives only
+    as long as this process."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client.from_env()
+        return _default
+
+
+def deploy(
+    mode: DeployMode,
+    *,
+    region: Optional[str] = None,
+    resource_tier: Optional[ResourceTier] = None,
+    ttl: Optional[str] = None,
+    policy: Optional[Mapping[str, Any]] = None,
+    template: Optional[str] = None,
+    source: Union[str, Mapping[str, Any], None] = None,
+    name: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
+    parent_agent_id: Optional[str] = None,
+    public: Optional[bool] = None,
+    gpu: Optional[bool] = None,
+    health_path: Optional[str] = None,
+) -> Deployment:
+    """Seed 000's ``heroa.deploy(...)`` on :func:`default_client` — see
+    :meth:`Client.deploy`. An embedded default client's deployments live as long as
+    the process."""
+    return default_client().deploy(
+        mode,
+        region=region,
+        resource_tier=resource_tier,
+        ttl=ttl,
+        policy=policy,
+        template=template,
+        source=source,
+        name=name,
+        idempotency_key=idempotency_key,
+        parent_agent_id=parent_agent_id,
+        public=public,
+        gpu=gpu,
+        health_path=health_path,
+    )

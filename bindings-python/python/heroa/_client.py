@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Any, Callable, List, Optional, TypeVar, Union
+from typing import Any, Callable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _native
 from ._host import SkillHandler, TemplateHandler, skill_adapter, template_adapter
 from ._resources import (
+    AsyncDeployments,
+    DeployMode,
+    Deployments,
+    ResourceTier,
+    _deploy_args,
     Agents,
     Approvals,
     AsyncAgents,
@@ -26,7 +31,7 @@ from ._resources import (
     Workspaces,
 )
 from .errors import FailedPreconditionError, InvalidArgumentError
-from .types import Workspace
+from .types import Deployment, Workspace
 
 __all__ = ["Client", "AsyncClient", "Runtime", "Server"]
 
@@ -104,6 +109,22 @@ class Runtime:
     def now_ms(self) -> int:
         """The runtime clock, in milliseconds since the epoch."""
         return self._native.now_ms()
+
+    # ------------------------------------------------------------------ gateway
+
+    def gateway_ca_pem(self) -> str:
+        """The PEM certificate of this runtime's local CA, which signs the TLS
+        certificates of deployed apps' URLs (``https://<id>.<domain>``). Trust it to
+        reach them: ``ssl.create_default_context(cadata=runtime.gateway_ca_pem())``.
+        Starts the app gateway on first use."""
+        return self._native.gateway_ca_pem()
+
+    def gateway_address(self) -> Tuple[str, int]:
+        """``(host, port)`` of the app gateway's HTTPS listener: connect there for any
+        app URL, sending the URL's host name as TLS SNI and ``Host``. Starts the
+        gateway on first use."""
+        host, port = self._native.gateway_address()
+        return host, port
 
     # ---------------------------------------------------------------- host code
 
@@ -315,7 +336,8 @@ class Client(_ClientBase):
     Blocking calls release the GIL and can be interrupted with Ctrl-C.
     """
 
-    __slots__ = ("agents", "vault", "policies", "runs", "approvals", "workspace", "webhooks")
+    __slots__ = ("agents", "vault", "policies", "runs", "approvals", "workspace", "webhooks",
+                 "deployments")
 
     agents: Agents
     vault: Vault
@@ -324,6 +346,7 @@ class Client(_ClientBase):
     approvals: Approvals
     workspace: Workspaces
     webhooks: WebhookDeliveries
+    deployments: Deployments
 
     def __init__(
         self,
@@ -348,6 +371,42 @@ class Client(_ClientBase):
         self.approvals = Approvals(native)
         self.workspace = Workspaces(native)
         self.webhooks = WebhookDeliveries(native)
+        self.deployments = Deployments(native)
+
+    def deploy(
+        self,
+        mode: DeployMode,
+        *,
+        region: Optional[str] = None,
+        resource_tier: Optional[ResourceTier] = None,
+        ttl: Optional[str] = None,
+        policy: Optional[Mapping[str, Any]] = None,
+        template: Optional[str] = None,
+        source: Union[str, Mapping[str, Any], None] = None,
+        name: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        parent_agent_id: Optional[str] = None,
+        public: Optional[bool] = None,
+        gpu: Optional[bool] = None,
+        health_path: Optional[str] = None,
+    ) -> Deployment:
+        """Deploys an app, a service or a sub-agent (seed 000's ``heroa.deploy``):
+        hosting as one call. ``mode`` is ``app`` (a public HTTPS ``url``), ``service``
+        (a private ``endpoint``; ``public=True`` adds a URL) or ``agent`` (a sub-agent
+        whose ``handle`` runs like any agent, with ``template`` — agent mode only).
+        ``region`` defaults to the caller's (else ``us-east``); ``resource_tier``
+        ``small`` | ``medium`` | ``large``; ``ttl`` like ``"15m"``, ``"2h"``,
+        ``"24h"`` or ``"persistent"`` (default ``2h``); ``policy`` =
+        ``{"egress": "allow-list" | "none" | "open", "allow_list": [hosts], "tools":
+        [skills], "secret_scopes": [vault keys]}``; ``source`` (app/service) an image,
+        a directory or ``.tar.gz`` path, or ``{"repo", "ref"}``, ``{"image"}``,
+        ``{"path", "command"}``, ``{"tarball"}``. The same ``name`` or
+        ``idempotency_key`` returns the existing deployment. Bad input raises
+        :class:`heroa.InvalidArgumentError` naming the ``field``."""
+        return Deployment(json.loads(self._n.call("deploy", _deploy_args(
+            mode, region, resource_tier, ttl, policy, template, source, name,
+            idempotency_key, parent_agent_id, public, gpu, health_path,
+        ))))
 
     @classmethod
     def _make(cls, native: _native.Client, rt: Optional[Runtime]) -> "Client":
@@ -390,7 +449,8 @@ class AsyncClient(_ClientBase):
     coroutine methods, and ``runs.stream`` as an async iterator. Calls are driven by
     the binding's own runtime; the event loop is never blocked."""
 
-    __slots__ = ("agents", "vault", "policies", "runs", "approvals", "workspace", "webhooks")
+    __slots__ = ("agents", "vault", "policies", "runs", "approvals", "workspace", "webhooks",
+                 "deployments")
 
     agents: AsyncAgents
     vault: AsyncVault
@@ -399,6 +459,7 @@ class AsyncClient(_ClientBase):
     approvals: AsyncApprovals
     workspace: AsyncWorkspaces
     webhooks: AsyncWebhookDeliveries
+    deployments: AsyncDeployments
 
     def __init__(
         self,
@@ -423,6 +484,31 @@ class AsyncClient(_ClientBase):
         self.approvals = AsyncApprovals(native)
         self.workspace = AsyncWorkspaces(native)
         self.webhooks = AsyncWebhookDeliveries(native)
+        self.deployments = AsyncDeployments(native)
+
+    async def deploy(
+        self,
+        mode: DeployMode,
+        *,
+        region: Optional[str] = None,
+        resource_tier: Optional[ResourceTier] = None,
+        ttl: Optional[str] = None,
+        policy: Optional[Mapping[str, Any]] = None,
+        template: Optional[str] = None,
+        source: Union[str, Mapping[str, Any], None] = None,
+        name: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        parent_agent_id: Optional[str] = None,
+        public: Optional[bool] = None,
+        gpu: Optional[bool] = None,
+        health_path: Optional[str] = None,
+    ) -> Deployment:
+        """See :meth:`Client.deploy`."""
+        out: str = await self._n.call_async("deploy", _deploy_args(
+            mode, region, resource_tier, ttl, policy, template, source, name,
+            idempotency_key, parent_agent_id, public, gpu, health_path,
+        ))
+        return Deployment(json.loads(out))
 
     @classmethod
     def _make(cls, native: _native.Client, rt: Optional[Runtime]) -> "AsyncClient":

@@ -1,7 +1,22 @@
 # Stubs of the Rust extension `heroa._native` (bindings-python/src/*.rs).
 # Checked against the built module by `stubtest` in run_tests.sh.
 
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, final
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+    final,
+)
+
+_Headers = Union[Mapping[str, Any], Iterable[Tuple[str, Any]]]
+_Body = Union[bytes, bytearray, memoryview, str]
 
 __all__ = [
     "Client",
@@ -84,6 +99,8 @@ class Runtime:
     def add_api_key(self, key: str, workspace: Optional[str] = None) -> None: ...
     def advance_clock(self, seconds: float) -> None: ...
     def now_ms(self) -> int: ...
+    def gateway_ca_pem(self) -> str: ...
+    def gateway_address(self) -> Tuple[str, int]: ...
     def register_skill(
         self,
         name: str,
@@ -194,8 +211,8 @@ class PolicyReason:
     def __getitem__(self, key: str, /) -> Any: ...
 
 def webhook_verify(
-    headers: List[Tuple[str, str]],
-    body: bytes,
+    headers: _Headers,
+    body: _Body,
     secrets: List[str],
     tolerance: float = 300.0,
     now: Optional[int] = None,
@@ -209,8 +226,8 @@ class Verifier:
     def __new__(cls, secrets: List[str]) -> Verifier: ...
     def verify(
         self,
-        headers: List[Tuple[str, str]],
-        body: bytes,
+        headers: _Headers,
+        body: _Body,
         tolerance: float = 300.0,
         now: Optional[int] = None,
         scheme: str = "auto",

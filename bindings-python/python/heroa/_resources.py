@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import (
     Any,
+    Literal,
     AsyncIterator,
     Iterator,
     List,
@@ -19,6 +20,7 @@ from typing import (
     Sequence,
     Type,
     TypeVar,
+    Union,
 )
 
 from . import _native
@@ -30,6 +32,7 @@ from .types import (
     AuditVerification,
     CompiledPolicy,
     Delivery,
+    Deployment,
     InboxItem,
     Model,
     Policy,
@@ -136,7 +139,70 @@ def _update_args(
     )
 
 
+DeployMode = Literal["app", "service", "agent"]
+ResourceTier = Literal["small", "medium", "large"]
+
+
+def _deploy_args(
+    mode: str,
+    region: Optional[str],
+    resource_tier: Optional[str],
+    ttl: Optional[str],
+    policy: Optional[Mapping[str, Any]],
+    template: Optional[str],
+    source: Union[str, Mapping[str, Any], None],
+    name: Optional[str],
+    idempotency_key: Optional[str],
+    parent_agent_id: Optional[str],
+    public: Optional[bool],
+    gpu: Optional[bool],
+    health_path: Optional[str],
+) -> str:
+    return _args(
+        mode=mode,
+        region=region,
+        resource_tier=resource_tier,
+        ttl=ttl,
+        policy=None if policy is None else dict(policy),
+        template=template,
+        source=source if source is None or isinstance(source, str) else dict(source),
+        name=name,
+        idempotency_key=idempotency_key,
+        parent_agent_id=parent_agent_id,
+        public=public,
+        gpu=gpu,
+        health_path=health_path,
+    )
+
+
 # =============================================================================== sync
+
+
+class Deployments(_Sync):
+    """``client.deployments``: the apps, services and sub-agents ``client.deploy``
+    stood up — list, read, extend the TTL, delete."""
+
+    __slots__ = ()
+
+    def list(self) -> List[Deployment]:
+        """Deployments of the workspace, oldest first."""
+        return _many(Deployment, self._call("deployments.list", "{}"))
+
+    def get(self, deployment_id: str) -> Deployment:
+        """One deployment (``dep_…``)."""
+        return _one(Deployment, self._call("deployments.get", _args(deployment_id=deployment_id)))
+
+    def extend(self, deployment_id: str, ttl: str) -> Deployment:
+        """A new TTL counted from now (``"2h"``, ``"persistent"``, …)."""
+        return _one(
+            Deployment,
+            self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl)),
+        )
+
+    def delete(self, deployment_id: str) -> Deployment:
+        """Stops and deletes a deployment (a sub-agent's handle then refuses runs);
+        returns its last state."""
+        return _one(Deployment, self._call("deployments.delete", _args(deployment_id=deployment_id)))
 
 
 class Agents(_Sync):
@@ -435,6 +501,31 @@ class Workspaces(_Sync):
 
 
 # ============================================================================== async
+
+
+class AsyncDeployments(_Async):
+    """``client.deployments`` of :class:`heroa.AsyncClient` (see :class:`Deployments`)."""
+
+    __slots__ = ()
+
+    async def list(self) -> List[Deployment]:
+        return _many(Deployment, await self._call("deployments.list", "{}"))
+
+    async def get(self, deployment_id: str) -> Deployment:
+        return _one(
+            Deployment, await self._call("deployments.get", _args(deployment_id=deployment_id))
+        )
+
+    async def extend(self, deployment_id: str, ttl: str) -> Deployment:
+        return _one(
+            Deployment,
+            await self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl)),
+        )
+
+    async def delete(self, deployment_id: str) -> Deployment:
+        return _one(
+            Deployment, await self._call("deployments.delete", _args(deployment_id=deployment_id))
+        )
 
 
 class AsyncAgents(_Async):

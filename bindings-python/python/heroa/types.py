@@ -33,6 +33,10 @@ __all__ = [
     "RunEvent",
     "Delivery",
     "DeliveryAttempt",
+    "Deployment",
+    "DeployPolicy",
+    "DEPLOY_MODES",
+    "RESOURCE_TIERS",
     "REGIONS",
     "PROMOTION_LEVELS",
     "RUN_STATUSES",
@@ -61,6 +65,11 @@ RUN_STATUSES: Tuple[str, ...] = (
 )
 #: Statuses of a run that has ended.
 TERMINAL_STATUSES: Tuple[str, ...] = ("complete", "partial", "blocked", "failed", "cancelled")
+
+#: What ``deploy`` stands up.
+DEPLOY_MODES: Tuple[str, ...] = ("app", "service", "agent")
+#: Resource tiers of a deployment.
+RESOURCE_TIERS: Tuple[str, ...] = ("small", "medium", "large")
 
 M = TypeVar("M", bound="Model")
 
@@ -377,3 +386,46 @@ class Delivery(Model):
     created_at: str
 
     _nested = {"attempts": DeliveryAttempt}
+
+
+class DeployPolicy(Model):
+    """A deployment's policy: network egress (``allow-list``, ``none``, ``open``), the
+    allow-listed hosts, and for sub-agents the skills (``tools``) and vault keys
+    (``secret_scopes``) it may use — intersected with its parent's."""
+
+    egress: Optional[str]
+    allow_list: List[str]
+    tools: Optional[List[str]]
+    secret_scopes: Optional[List[str]]
+
+
+class Deployment(Model):
+    """An app, service or sub-agent stood up by ``deploy`` (seed 000's answer:
+    ``url`` | ``endpoint`` | ``handle``, ``mode``, ``region``, ``expires_at``) with its
+    id, status and settings. ``dep["url"]`` and ``dep.url`` read the same."""
+
+    id: str
+    #: App mode (and public services): ``https://<id>.<domain>``.
+    url: Optional[str]
+    #: Service mode: ``heroa://<workspace>/svc/<id>``.
+    endpoint: Optional[str]
+    #: Agent mode: the sub-agent's id — run it with ``client.agents.run(agent_id=handle)``.
+    handle: Optional[str]
+    mode: str
+    region: str
+    expires_at: Optional[str]
+    status: str
+    name: str
+    resource_tier: str
+    ttl: str
+    policy: DeployPolicy
+    template: Optional[str]
+    source: Any
+    parent_agent_id: Optional[str]
+    restarts: int
+    error: Optional[str]
+    limits: Optional[Dict[str, Any]]
+    created_at: str
+    updated_at: str
+
+    _nested = {"policy": DeployPolicy}

@@ -75,20 +75,25 @@ class Verified:
         return f"Verified(scheme={self.scheme!r}, msg_id={self.msg_id!r}, timestamp={self.timestamp!r})"
 
 
-def _headers(headers: Headers) -> List[Tuple[str, str]]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    # Header objects of web frameworks (multi-dicts) iterate like mappings.
-    return [(str(k), str(v)) for k, v in items]
-
-
-def _body(body: Body) -> bytes:
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return bytes(body)
-
-
 def _secrets(secret: Secrets) -> List[str]:
     return [secret] if isinstance(secret, str) else list(secret)
+
+
+# Keyed verifiers of the secrets module-level `verify` was called with, so repeated
+# calls with the same secret(s) skip parsing and keying them. Bounded: cleared when full.
+_CACHE: Dict[Union[str, Tuple[str, ...]], _native.Verifier] = {}
+_CACHE_MAX = 32
+
+
+def _cached(secret: Secrets) -> _native.Verifier:
+    key: Union[str, Tuple[str, ...]] = secret if isinstance(secret, str) else tuple(secret)
+    v = _CACHE.get(key)
+    if v is None:
+        v = _native.Verifier(_secrets(secret))
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = v
+    return v
 
 
 def verify(
@@ -106,12 +111,18 @@ def verify(
 
     ``scheme`` is ``auto`` (Standard Webhooks when ``webhook-signature`` is present,
     else the Heroa HMAC), ``standard-webhooks`` or ``heroa-hmac-sha256``. ``now``
-    (unix seconds) overrides the clock. Raises :class:`WebhookVerificationError`."""
-    return Verified(
-        _native.webhook_verify(
-            _headers(headers), _body(body), _secrets(secret), float(tolerance), now, scheme
+    (unix seconds) overrides the clock. Raises :class:`WebhookVerificationError`.
+
+    The secrets are parsed and keyed once per distinct secret (a small cache), so
+    calling this per request costs about what :class:`Verifier` does."""
+    try:
+        v = _cached(secret)
+    except WebhookVerificationError:
+        # Unusable secrets: the one-shot path reports errors in the core's order.
+        return Verified(
+            _native.webhook_verify(headers, body, _secrets(secret), tolerance, now, scheme)
         )
-    )
+    return Verified(v.verify(headers, body, tolerance, now, scheme))
 
 
 class Verifier:
@@ -132,9 +143,7 @@ class Verifier:
         scheme: str = "auto",
     ) -> Verified:
         """See :func:`verify`."""
-        return Verified(
-            self._native.verify(_headers(headers), _body(body), float(tolerance), now, scheme)
-        )
+        return Verified(self._native.verify(headers, body, tolerance, now, scheme))
 
     def __repr__(self) -> str:
         return "Verifier([REDACTED])"
@@ -152,7 +161,8 @@ def sign(
     ``heroa-signature``."""
     mid = msg_id if msg_id is not None else new_message_id()
     ts = int(time.time()) if timestamp is None else int(timestamp)
-    return dict(_native.webhook_sign(secret, mid, ts, _body(body)))
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return dict(_native.webhook_sign(secret, mid, ts, data))
 
 
 def generate_secret() -> str:
