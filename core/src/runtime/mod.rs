@@ -196,7 +196,18 @@ fn lock_data_file(path: &std::path::Path) -> Result<std::fs::File> {
             )
             .with_source(e)
         })?;
-    match file.try_lock() {
+    // A runtime that is shutting down (a previous process, or one just dropped in
+    // this process while a background pass finishes) releases the lock within
+    // moments: wait up to 2 s before reporting the file in use.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut outcome = file.try_lock();
+    while matches!(outcome, Err(std::fs::TryLockError::WouldBlock))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        outcome = file.try_lock();
+    }
+    match outcome {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::new(
             ErrorKind::Unavailable,
