@@ -203,9 +203,11 @@ impl Remote {
         if resp.status().is_success() {
             Ok(resp)
         } else {
-            decode::<serde_json::Value>(resp)
+            // A non-2xx answer always decodes to its error.
+            Err(decode::<serde_json::Value>(resp)
                 .await
-                .and(Err(Error::internal("unreachable")))
+                .err()
+                .unwrap_or_else(|| Error::internal("an error answer decoded as success")))
         }
     }
 

@@ -131,9 +131,7 @@ impl RemoteStream {
                 }
                 match remote.open_stream(&self.path, self.last_id).await {
                     Ok(r) => {
-                        if self.failures > 0 || self.last_id.is_some() {
-                            self.reconnects += u32::from(self.failures > 0);
-                        }
+                        self.reconnects += u32::from(self.failures > 0);
                         self.resp = Some(r);
                         self.decoder = Decoder::new();
                     }

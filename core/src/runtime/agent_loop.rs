@@ -75,7 +75,7 @@ fn completion(ctx: &RunContext, model: &str, message: Value, finish: &str, usage
     json!({
         "id": format!("chatcmpl-{}", ctx.run_id()),
         "object": if message["role"] == "tool" { "tool.completion" } else { "chat.completion" },
-        "created": crate::clock::Clock::system().now_ms() / 1000,
+        "created": ctx.clock().now_ms() / 1000,
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": usage,

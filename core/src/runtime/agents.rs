@@ -22,9 +22,7 @@ impl Runtime {
             .template
             .clone()
             .unwrap_or_else(|| DEFAULT_TEMPLATE.into());
-        if self.template(&template).is_none() {
-            return Err(unknown_template(self, &template));
-        }
+        self.require_template(&template)?;
         let workspace = self.get_workspace(ws)?;
         let now = self.inner.clock.now_rfc3339();
         let agent = Agent {
@@ -141,12 +139,8 @@ impl Runtime {
             .as_deref()
             .map(|w| parse_duration("approval_window", w))
             .transpose()?;
-        if let Some(t) = req
-            .template
-            .as_deref()
-            .filter(|t| self.template(t).is_none())
-        {
-            return Err(unknown_template(self, t));
+        if let Some(t) = &req.template {
+            self.require_template(t)?;
         }
         crate::protocol::check_loop_settings(
             req.llm_configs.as_deref(),
@@ -220,11 +214,6 @@ impl Runtime {
         agent.promotion = level;
         agent.updated_at = self.inner.clock.now_rfc3339();
         self.save_agent(ws, &agent)?;
-        self.inner
-            .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
         Ok(agent)
     }
 
@@ -260,27 +249,7 @@ impl Runtime {
             )?;
             Ok(())
         })?;
-        self.inner
-            .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.forget_envelope(id);
         Ok(())
     }
-}
-
-fn unknown_template(rt: &Runtime, name: &str) -> Error {
-    let known: Vec<String> = rt
-        .list_templates()
-        .items
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
-    Error::invalid(
-        "template",
-        format!(
-            "unknown template {name:?}; registered templates: {}",
-            known.join(", ")
-        ),
-    )
 }

@@ -113,24 +113,8 @@ impl Runtime {
                 "idempotency_key must be 1-255 characters",
             ));
         }
-        if let Some(t) = req
-            .template
-            .as_deref()
-            .filter(|t| self.template(t).is_none())
-        {
-            let known: Vec<String> = self
-                .list_templates()
-                .items
-                .into_iter()
-                .map(|t| t.name)
-                .collect();
-            return Err(Error::invalid(
-                "template",
-                format!(
-                    "unknown template {t:?}; registered templates: {}",
-                    known.join(", ")
-                ),
-            ));
+        if let Some(t) = &req.template {
+            self.require_template(t)?;
         }
         // The same idempotency key or name returns the existing deployment.
         if let Some(existing) =
@@ -241,9 +225,20 @@ impl Runtime {
             }
             None => None,
         };
+        // The parent's grants, read once: its egress (open for a top-level agent)
+        // and, for a sub-agent, its tool allow-list.
+        let parent_policy = parent
+            .and_then(|p| self.agent_deployment(p))
+            .map(|d| d.policy);
+        let parent_egress = parent_policy
+            .as_ref()
+            .and_then(|p| {
+                EgressPolicy::parse(p.egress.as_deref().unwrap_or("none"), &p.allow_list).ok()
+            })
+            .unwrap_or(EgressPolicy::Open);
         let egress = match (parent, asked_egress) {
-            (Some(p), Some(e)) => self.agent_egress(p).intersect(&e),
-            (Some(p), None) => self.agent_egress(p),
+            (Some(_), Some(e)) => parent_egress.intersect(&e),
+            (Some(_), None) => parent_egress,
             (None, Some(e)) => e,
             (None, None) => EgressPolicy::None,
         };
@@ -254,7 +249,9 @@ impl Runtime {
                 (Some(a), Some(pp)) => Some(a.into_iter().filter(|k| pp.contains(k)).collect()),
                 (a, pp) => a.or(pp),
             };
-            if let (Some(tools), Some(parent_tools)) = (&asked.tools, self.agent_tools(p)) {
+            if let (Some(tools), Some(parent_tools)) =
+                (&asked.tools, parent_policy.and_then(|p| p.tools))
+            {
                 asked.tools = Some(
                     tools
                         .iter()
@@ -277,24 +274,6 @@ impl Runtime {
             .flatten()
     }
 
-    /// The egress an agent may grant: a sub-agent's own, a top-level agent's open.
-    pub(crate) fn agent_egress(&self, agent: &Agent) -> EgressPolicy {
-        self.agent_deployment(agent)
-            .and_then(|d| {
-                EgressPolicy::parse(
-                    d.policy.egress.as_deref().unwrap_or("none"),
-                    &d.policy.allow_list,
-                )
-                .ok()
-            })
-            .unwrap_or(EgressPolicy::Open)
-    }
-
-    /// A sub-agent's tool allow-list (`None`: not limited beyond its envelope).
-    fn agent_tools(&self, agent: &Agent) -> Option<Vec<String>> {
-        self.agent_deployment(agent).and_then(|d| d.policy.tools)
-    }
-
     async fn deploy_agent(
         &self,
         ws: &str,
@@ -302,21 +281,6 @@ impl Runtime {
         parent: Option<&Agent>,
     ) -> Result<()> {
         let template = dep.template.clone().expect("checked");
-        if self.template(&template).is_none() {
-            let known: Vec<String> = self
-                .list_templates()
-                .items
-                .into_iter()
-                .map(|t| t.name)
-                .collect();
-            return Err(Error::invalid(
-                "template",
-                format!(
-                    "unknown template {template:?}; registered templates: {}",
-                    known.join(", ")
-                ),
-            ));
-        }
         let mut agent = self.register_agent(
             ws,
             RegisterAgent {

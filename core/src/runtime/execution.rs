@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
+use super::Locked;
 use super::Runtime;
 use super::host::{SkillCall, SkillOutcome, VaultReader, redact, redact_str};
 use super::runs::Progress;
@@ -64,10 +65,6 @@ impl std::fmt::Debug for RunContext {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Appends `event` to a run's chain inside a transaction.
 pub(crate) fn insert_event(
     tx: &rusqlite::Transaction<'_>,
@@ -81,14 +78,14 @@ pub(crate) fn insert_event(
 
 impl RunState {
     fn secrets(&self) -> Vec<SecretString> {
-        lock(&self.secrets).clone()
+        self.secrets.locked().clone()
     }
 
     /// Appends an audit event (secrets scrubbed), optionally with a run update in the
     /// same transaction.
     fn audit(&self, kind: &str, mut data: Value, run: Option<&Run>) -> Result<()> {
         redact(&mut data, &self.secrets());
-        let mut head = lock(&self.head);
+        let mut head = self.head.locked();
         let event = next_event(Some(&head), self.rt.inner.clock.now_rfc3339(), kind, data);
         self.rt.inner.store.tx(|tx| {
             insert_event(tx, &self.run_id, &event)?;
@@ -137,7 +134,7 @@ impl RunContext {
 
     /// Spend so far, in USD.
     pub fn cost_usd(&self) -> f64 {
-        micros_to_usd(lock(&self.state.tally).cost_micros)
+        micros_to_usd(self.state.tally.locked().cost_micros)
     }
 
     /// Calls a skill under the agent's policy envelope and promotion level.
@@ -173,7 +170,7 @@ impl RunContext {
             return Ok(SkillOutcome::Failed { error });
         };
         let info = &skill.info;
-        let cost_so_far = lock(&st.tally).cost_micros;
+        let cost_so_far = st.tally.locked().cost_micros;
 
         // 1. The policy envelope: the agent's own, and each ancestor's (a sub-agent
         //    can never do what its parent cannot).
@@ -231,7 +228,7 @@ impl RunContext {
             }
         }
         if !decision.0 {
-            lock(&st.tally).blocked += 1;
+            st.tally.locked().blocked += 1;
             st.audit(
                 "action.blocked",
                 json!({"skill": skill_name, "kind": info.kind, "args": args, "reason": decision.1,
@@ -244,7 +241,7 @@ impl RunContext {
         // 2. The promotion level.
         let level = st.agent.promotion;
         if level == PromotionLevel::L0Shadow && (info.kind == SkillKind::Write || info.external) {
-            lock(&st.tally).shadowed += 1;
+            st.tally.locked().shadowed += 1;
             st.audit(
                 "skill.shadowed",
                 json!({"skill": skill_name, "kind": info.kind, "external": info.external, "args": args}),
@@ -255,7 +252,7 @@ impl RunContext {
         if level == PromotionLevel::L2Approve && info.kind == SkillKind::Write {
             let status = self.hold_for_approval(skill_name, &args).await?;
             if status != ApprovalStatus::Approved {
-                lock(&st.tally).skipped += 1;
+                st.tally.locked().skipped += 1;
                 let reason = status.as_str().to_string();
                 st.audit(
                     "skill.skipped",
@@ -296,7 +293,7 @@ impl RunContext {
         };
         let cost = usd_to_micros(info.cost_usd);
         {
-            let mut t = lock(&st.tally);
+            let mut t = st.tally.locked();
             t.executed += 1;
             t.cost_micros += cost;
         }
@@ -344,7 +341,7 @@ impl RunContext {
 
     /// Adds spend that is not a skill call (model tokens) to the run.
     pub(crate) fn charge(&self, micros: i64, kind: &str, data: Value) -> Result<()> {
-        lock(&self.state.tally).cost_micros += micros;
+        self.state.tally.locked().cost_micros += micros;
         self.state.audit(kind, data, None)
     }
 
@@ -361,6 +358,11 @@ impl RunContext {
             .collect()
     }
 
+    /// The runtime's clock.
+    pub(crate) fn clock(&self) -> &crate::clock::Clock {
+        &self.state.rt.inner.clock
+    }
+
     /// The agent the run belongs to.
     pub(crate) fn agent(&self) -> &Agent {
         &self.state.agent
@@ -373,7 +375,7 @@ impl RunContext {
             .state
             .rt
             .vault_read(&self.state.ws, &self.state.agent.id, key)?;
-        lock(&self.state.secrets).push(v.clone());
+        self.state.secrets.locked().push(v.clone());
         Ok(v)
     }
 
@@ -396,7 +398,7 @@ impl RunContext {
             decided_by: None,
         };
         let (tx, rx) = oneshot::channel();
-        lock(&rt.inner.approvals).insert(approval.id.clone(), tx);
+        rt.inner.approvals.locked().insert(approval.id.clone(), tx);
         rt.inner.store.exec(
             "INSERT INTO approvals (id, workspace_id, run_id, status, data) VALUES (?1, ?2, ?3, 'pending', ?4)",
             rusqlite::params![approval.id, st.ws, st.run_id, to_json(&approval)?],
@@ -412,7 +414,7 @@ impl RunContext {
             _ = rt.inner.clock.sleep_until(expires) => Some(ApprovalStatus::Expired),
             _ = cancel.wait_for(|c| *c) => Some(ApprovalStatus::Cancelled),
         };
-        lock(&rt.inner.approvals).remove(&approval.id);
+        rt.inner.approvals.locked().remove(&approval.id);
         if let Some(status) = lapse {
             rt.decide_approval_row(&st.ws, &approval.id, status, None)?;
         }
@@ -502,7 +504,7 @@ async fn execute_inner(
         }
     };
 
-    let tally = std::mem::take(&mut *lock(&state.tally));
+    let tally = std::mem::take(&mut *state.tally.locked());
     let secrets = state.secrets();
     run.cost_usd = micros_to_usd(tally.cost_micros);
     run.actions_executed = tally.executed;

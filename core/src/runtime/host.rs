@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Locked;
 use crate::error::Result;
 use crate::protocol::{SkillInfo, SkillKind, TemplateInfo};
 
@@ -120,10 +121,7 @@ pub(crate) struct VaultReader {
 impl VaultReader {
     fn read(&self, key: &str) -> Result<SecretString> {
         let v = (self.reader)(key)?;
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(v.clone());
+        self.seen.locked().push(v.clone());
         Ok(v)
     }
 }

@@ -20,7 +20,7 @@ mod schedules;
 mod stream;
 mod vault;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -106,8 +106,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     pub(crate) public_url: String,
     pub(crate) default_workspace: String,
-    pub(crate) skills: RwLock<HashMap<String, Skill>>,
-    pub(crate) templates: RwLock<HashMap<String, Template>>,
+    pub(crate) skills: RwLock<BTreeMap<String, Skill>>,
+    pub(crate) templates: RwLock<BTreeMap<String, Template>>,
     pub(crate) engines: Mutex<HashMap<String, Option<crate::policy::PolicyEngine>>>,
     pub(crate) active: Mutex<HashMap<String, runs::ActiveRun>>,
     pub(crate) approvals: Mutex<HashMap<String, tokio::sync::oneshot::Sender<bool>>>,
@@ -137,6 +137,36 @@ pub(crate) struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
+    }
+}
+
+/// Locks that shrug off poisoning: a panic in host code (a skill, a template) must
+/// not wedge the runtime, and every guarded structure stays consistent per call.
+pub(crate) trait Locked<T> {
+    /// The mutex guard.
+    fn locked(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> Locked<T> for Mutex<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// [`Locked`] for read-write locks.
+pub(crate) trait ReadWriteLocked<T> {
+    /// A read guard.
+    fn reading(&self) -> std::sync::RwLockReadGuard<'_, T>;
+    /// A write guard.
+    fn writing(&self) -> std::sync::RwLockWriteGuard<'_, T>;
+}
+
+impl<T> ReadWriteLocked<T> for RwLock<T> {
+    fn reading(&self) -> std::sync::RwLockReadGuard<'_, T> {
+        self.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn writing(&self) -> std::sync::RwLockWriteGuard<'_, T> {
+        self.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -286,8 +316,8 @@ impl Runtime {
                     .public_url
                     .unwrap_or_else(|| "heroa://embedded".to_string()),
                 default_workspace,
-                skills: RwLock::new(HashMap::new()),
-                templates: RwLock::new(HashMap::new()),
+                skills: RwLock::new(BTreeMap::new()),
+                templates: RwLock::new(BTreeMap::new()),
                 engines: Mutex::new(HashMap::new()),
                 active: Mutex::new(HashMap::new()),
                 approvals: Mutex::new(HashMap::new()),
@@ -472,11 +502,7 @@ impl Runtime {
                 "cost_usd must be a finite number ≥ 0",
             ));
         }
-        self.inner
-            .skills
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name, skill);
+        self.inner.skills.writing().insert(name, skill);
         Ok(())
     }
 
@@ -485,48 +511,58 @@ impl Runtime {
         crate::protocol::check_name("template", &template.info.name)?;
         self.inner
             .templates
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+            .writing()
             .insert(template.info.name.clone(), template);
         Ok(())
     }
 
     /// Registered skills, by name.
     pub fn list_skills(&self) -> List<crate::protocol::SkillInfo> {
-        let skills = self.inner.skills.read().unwrap_or_else(|p| p.into_inner());
-        let mut items: Vec<_> = skills.values().map(|s| s.info.clone()).collect();
-        items.sort_by(|a, b| a.name.cmp(&b.name));
+        let items = self
+            .inner
+            .skills
+            .reading()
+            .values()
+            .map(|s| s.info.clone())
+            .collect();
         List { items }
     }
 
     /// Registered templates, by name.
     pub fn list_templates(&self) -> List<crate::protocol::TemplateInfo> {
-        let t = self
+        let items = self
             .inner
             .templates
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut items: Vec<_> = t.values().map(|s| s.info.clone()).collect();
-        items.sort_by(|a, b| a.name.cmp(&b.name));
+            .reading()
+            .values()
+            .map(|t| t.info.clone())
+            .collect();
         List { items }
     }
 
+    /// An `invalid_argument` on `template` (listing the registered ones) unless
+    /// `name` is registered.
+    pub(crate) fn require_template(&self, name: &str) -> Result<()> {
+        let templates = self.inner.templates.reading();
+        if templates.contains_key(name) {
+            return Ok(());
+        }
+        let known: Vec<&str> = templates.keys().map(String::as_str).collect();
+        Err(Error::invalid(
+            "template",
+            format!(
+                "unknown template {name:?}; registered templates: {}",
+                known.join(", ")
+            ),
+        ))
+    }
+
     pub(crate) fn skill(&self, name: &str) -> Option<Skill> {
-        self.inner
-            .skills
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
+        self.inner.skills.reading().get(name).cloned()
     }
 
     pub(crate) fn template(&self, name: &str) -> Option<Template> {
-        self.inner
-            .templates
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
+        self.inner.templates.reading().get(name).cloned()
     }
 
     /// Runs `pass` in the background now, then again when `wake` is notified or

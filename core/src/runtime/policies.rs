@@ -2,6 +2,7 @@
 
 use rusqlite::params;
 
+use super::Locked;
 use super::Runtime;
 use crate::error::{Error, Result};
 use crate::ids::{check_id, new_id};
@@ -57,11 +58,7 @@ impl Runtime {
             )?;
             Ok(policy)
         })?;
-        self.inner
-            .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&req.agent_id);
+        self.forget_envelope(&req.agent_id);
         Ok(policy)
     }
 
@@ -95,6 +92,13 @@ impl Runtime {
             .ok_or_else(|| Error::not_found("policy", id))
     }
 
+    /// Drops the agent's compiled envelope (a new version, or the agent is gone).
+    /// Attribute changes such as promotion need no drop: the engine keys its entity
+    /// cache on every attribute.
+    pub(crate) fn forget_envelope(&self, agent_id: &str) {
+        self.inner.engines.locked().remove(agent_id);
+    }
+
     /// The envelopes a call of `agent` must pass: its own, then each ancestor's.
     pub(crate) fn envelope_chain(
         &self,
@@ -118,13 +122,7 @@ impl Runtime {
     /// The agent's envelope in force, compiled once and cached; `None` when the agent
     /// has no policy (every skill call is then denied).
     pub(crate) fn envelope(&self, ws: &str, agent_id: &str) -> Result<Option<PolicyEngine>> {
-        if let Some(e) = self
-            .inner
-            .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(agent_id)
-        {
+        if let Some(e) = self.inner.engines.locked().get(agent_id) {
             return Ok(e.clone());
         }
         let newest: Option<Policy> = self.inner.store.get(
@@ -141,8 +139,7 @@ impl Runtime {
         };
         self.inner
             .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .insert(agent_id.to_string(), engine.clone());
         Ok(engine)
     }

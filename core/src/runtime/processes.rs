@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::Locked;
 use super::Runtime;
 use crate::egress::{EgressPolicy, EgressProxy};
 use crate::error::{Error, ErrorKind, Result};
@@ -323,18 +324,14 @@ impl Runtime {
             ],
         )?;
         self.watch_process(ws, &dep.id, &process);
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                dep.id.clone(),
-                Live {
-                    process,
-                    proxy,
-                    host,
-                },
-            );
+        self.inner.live.locked().insert(
+            dep.id.clone(),
+            Live {
+                process,
+                proxy,
+                host,
+            },
+        );
         Ok(())
     }
 
@@ -375,12 +372,7 @@ impl Runtime {
         dep: &Deployment,
         status: DeploymentStatus,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let live = self
-            .inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&dep.id)?;
+        let live = self.inner.live.locked().remove(&dep.id)?;
         let gateway = self.inner.gateway.lock().await.clone();
         if let (Some(h), Some(g)) = (&live.host, &gateway) {
             let why = if status == DeploymentStatus::Expired {
@@ -408,7 +400,7 @@ impl Runtime {
     /// The egress log of a running app or service.
     pub fn egress_log(&self, ws: &str, id: &str) -> Result<Vec<crate::egress::EgressEvent>> {
         self.get_deployment(ws, id)?;
-        let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.inner.live.locked();
         Ok(live.get(id).map(|l| l.proxy.events()).unwrap_or_default())
     }
 
@@ -448,7 +440,7 @@ impl Runtime {
             )
             .with_field("endpoint"));
         }
-        let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.inner.live.locked();
         let l = live.get(&dep.id).ok_or_else(|| {
             Error::new(
                 ErrorKind::Unavailable,

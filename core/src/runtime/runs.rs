@@ -7,6 +7,7 @@ use rusqlite::params;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::Locked;
 use super::Runtime;
 use super::execution::{execute, insert_event, save_run};
 use crate::audit::next_event;
@@ -125,17 +126,13 @@ impl Runtime {
             .0,
         );
         let (cancel, cancel_rx) = watch::channel(false);
-        self.inner
-            .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                run.id.clone(),
-                ActiveRun {
-                    progress: progress.clone(),
-                    cancel,
-                },
-            );
+        self.inner.active.locked().insert(
+            run.id.clone(),
+            ActiveRun {
+                progress: progress.clone(),
+                cancel,
+            },
+        );
         let rt = self.clone();
         let ws = ws.to_string();
         self.inner
@@ -147,18 +144,13 @@ impl Runtime {
     pub(crate) fn watch_run(&self, run_id: &str) -> Option<watch::Receiver<Progress>> {
         self.inner
             .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .get(run_id)
             .map(|a| a.progress.subscribe())
     }
 
     pub(crate) fn finish_active(&self, run_id: &str) {
-        self.inner
-            .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(run_id);
+        self.inner.active.locked().remove(run_id);
     }
 
     /// Reads a run.
@@ -227,8 +219,7 @@ impl Runtime {
         let sent = self
             .inner
             .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .get(id)
             .map(|a| a.cancel.send_replace(true))
             .is_some();
@@ -327,13 +318,7 @@ impl Runtime {
                 format!("approval {id} is already {}", decided.status),
             ));
         }
-        if let Some(tx) = self
-            .inner
-            .approvals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-        {
+        if let Some(tx) = self.inner.approvals.locked().remove(id) {
             let _ = tx.send(status == ApprovalStatus::Approved);
         }
         Ok(decided)

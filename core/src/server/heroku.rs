@@ -31,8 +31,16 @@ pub(super) struct HerokuRequest {
     #[serde(default)]
     top_p: Option<f64>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
+    )]
     max_tokens_per_inference_request: Option<u64>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
+    )]
     stop: Option<Vec<String>>,
 }
 
@@ -52,14 +60,26 @@ struct HerokuTool {
 #[serde(deny_unknown_fields)]
 struct RuntimeParams {
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
+    )]
     target_app_name: Option<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
+    )]
     dyno_size: Option<String>,
     #[serde(default)]
     ttl_seconds: Option<u64>,
     #[serde(default)]
     max_calls: Option<u32>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
+    )]
     tool_params: Option<Value>,
 }
 
@@ -95,7 +115,6 @@ fn validate(s: &AppState, req: &HerokuRequest) -> Result<Vec<ToolSpec>> {
             ));
         }
     }
-    let _ = (&req.max_tokens_per_inference_request, &req.stop);
     let skills = s.rt.list_skills().items;
     let mut specs = Vec::new();
     for (i, t) in req.tools.iter().enumerate() {
@@ -131,7 +150,6 @@ fn validate(s: &AppState, req: &HerokuRequest) -> Result<Vec<ToolSpec>> {
                 "max_calls must be at least 1",
             ));
         }
-        let _ = p.map(|p| (&p.target_app_name, &p.dyno_size, &p.tool_params));
         specs.push(ToolSpec {
             name: t.name.clone(),
             description: t.description.clone(),
