@@ -93,10 +93,13 @@
 //! out is the proxy (e.g. a namespace with just a loopback device and the proxy
 //! reachable via a veth pair or a socket passed in), or firewall rules
 //! (nftables / cgroup-bpf) that drop the process's traffic except toward the
-//! proxy. This module provides the policy and the proxy; whether deployments
-//! are additionally placed in a network namespace is decided by the runtime.
-//! Without one, treat this as guard rails for well-behaved software and as an
-//! audit log, not as a sandbox.
+//! proxy. This module provides the policy and the proxy; the runtime also
+//! places apps and services in a network namespace of their own where the
+//! machine permits it ([`crate::executor::netns`], [`EgressProxy::start_on`]
+//! with a listener inside it), which closes the first four holes (Unix
+//! sockets in the file system stay reachable). Without one, treat this as
+//! guard rails for well-behaved software and as an audit log, not as a
+//! sandbox.
 //!
 //! Also note: `open` lets the process reach IP literals anywhere, including
 //! loopback; a name on the allow list is trusted for whatever (non-local)
@@ -751,9 +754,21 @@ impl EgressProxy {
         let listener = TcpListener::bind(bind)
             .await
             .map_err(|source| EgressError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EgressError::Bind { addr: bind, source })?;
+        EgressProxy::start_on(policy, listener, config)
+    }
+
+    /// Starts a proxy accepting on `listener`, which may live in another
+    /// network namespace than the one the proxy's own connections leave from
+    /// (see [`crate::executor::netns`]).
+    pub fn start_on(
+        policy: EgressPolicy,
+        listener: TcpListener,
+        config: EgressConfig,
+    ) -> Result<EgressProxy, EgressError> {
+        let addr = listener.local_addr().map_err(|source| EgressError::Bind {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
         if !addr.ip().is_loopback() {
             tracing::warn!(proxy = %config.name, %addr, "egress proxy listening on a non-loopback address");
         }

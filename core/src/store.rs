@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS deployments (
   UNIQUE (workspace_id, name));
 CREATE UNIQUE INDEX IF NOT EXISTS deployments_by_key ON deployments (workspace_id, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deployments_expiring ON deployments (expires_ms)
+  WHERE status IN ('starting', 'running') AND expires_ms IS NOT NULL;
 CREATE TABLE IF NOT EXISTS schedules (
   agent_id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, cron TEXT NOT NULL, next_ms INTEGER NOT NULL,
   last_slot_ms INTEGER NOT NULL);

@@ -387,6 +387,25 @@ async fn a_persistent_app_reaches_only_its_allowed_host() {
         .await
         .unwrap();
     assert_eq!(refused.text().await.unwrap(), "refused 403");
+    // A raw socket that ignores the proxy variables: where the machine permits a
+    // network namespace (here: root), it reaches nothing, not even the allowed
+    // host; on the host network it would get through (documented).
+    let direct = http
+        .get(format!("{url}/direct?port={}", up.port()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let network = dep.limits.as_ref().unwrap()["network"].clone();
+    if heroa::executor::netns::Netns::create().is_ok() {
+        assert_eq!(network, "namespace");
+        assert_eq!(direct, "blocked ConnectionRefusedError");
+    } else {
+        assert_eq!(network, "host");
+        assert_eq!(direct, "connected");
+    }
     let log = rt.egress_log(rt.default_workspace(), &dep.id).unwrap();
     assert!(log.iter().any(|e| e.allowed && e.host == "127.0.0.1"));
     assert!(
@@ -890,4 +909,59 @@ async fn a_tarball_deploys_and_a_name_is_free_again_after_delete() {
         c.deployments().get(&first.id).await.unwrap().status,
         DeploymentStatus::Stopped
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_also_answers_over_plain_http_when_the_gateway_listens_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = RuntimeOptions::memory();
+    options.gateway.http_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let c = Client::from_runtime(Runtime::open(options).unwrap(), None);
+    let dep = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            source: Some(app_source(&dir.path().join("plain"))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let http_url = dep
+        .http_url
+        .clone()
+        .expect("http_url with an HTTP listener");
+    let host = dep.url.as_deref().unwrap()["https://".len()..]
+        .split(':')
+        .next()
+        .unwrap();
+    assert!(
+        http_url.starts_with(&format!("http://{host}:")),
+        "{http_url} vs {:?}",
+        dep.url
+    );
+    let port: u16 = http_url.rsplit(':').next().unwrap().parse().unwrap();
+    let plain = reqwest::Client::builder()
+        .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .no_proxy()
+        .build()
+        .unwrap();
+    let body: Value = plain
+        .get(format!("{http_url}/hello"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["path"], "/hello");
+    // Without the listener (the default) there is no plain URL.
+    let c = Client::embedded(None).unwrap();
+    let dep = c
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            source: Some(app_source(&dir.path().join("tls-only"))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(dep.url.is_some() && dep.http_url.is_none(), "{dep:?}");
 }

@@ -1132,7 +1132,7 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
     let hash = "0".repeat(64);
     let limits = heroa::runtime::tier_limits(ResourceTier::Large);
     let deployment_limits = json!({"cpu_millicores": limits.cpu_millicores, "memory_bytes": limits.memory_bytes,
-                                   "applied": heroa::executor::AppliedLimits::default()});
+                                   "applied": heroa::executor::AppliedLimits::default(), "network": "namespace"});
     type Ser = fn(&Value) -> Value;
     // Examples with every Option empty (`null`, or absent where it is skipped), then
     // with every Option set.
@@ -1298,7 +1298,8 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
         (
             "Deployment",
             serializes::<Deployment>,
-            json!({"id": id("dep"), "url": "https://0000000000ab.heroa.localhost:8443", "endpoint": "heroa://ws_x/svc/0000000000ab",
+            json!({"id": id("dep"), "url": "https://0000000000ab.heroa.localhost:8443",
+                   "http_url": "http://0000000000ab.heroa.localhost:8080", "endpoint": "heroa://ws_x/svc/0000000000ab",
                    "handle": id("ag"), "mode": "service", "region": "eu-west", "expires_at": ts, "status": "failed", "name": "d",
                    "resource_tier": "large", "ttl": "2h",
                    "policy": {"egress": "allow-list", "allow_list": ["api.stripe.com"], "tools": ["heroa:echo"], "secret_scopes": ["k"]},

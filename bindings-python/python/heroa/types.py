@@ -407,6 +407,9 @@ class Deployment(Model):
     id: str
     #: App mode (and public services): ``https://<id>.<domain>``.
     url: Optional[str]
+    #: Alongside ``url`` when the runtime's gateway also serves plain HTTP:
+    #: ``http://<id>.<domain>:<port>``.
+    http_url: Optional[str]
     #: Service mode: ``heroa://<workspace>/svc/<id>``.
     endpoint: Optional[str]
     #: Agent mode: the sub-agent's id — run it with ``client.agents.run(agent_id=handle)``.

@@ -9,11 +9,14 @@
 //!    `PORT`/`HOST` set, resource limits applied ([`ResourceLimits`]), output
 //!    kept in a bounded ring buffer, waits until it answers HTTP health checks,
 //!    then restarts it with exponential backoff when it crashes;
-//! 3. [`gpu_available`] tells whether a tier asking for a GPU can be served.
+//! 3. [`gpu_available`] tells whether a tier asking for a GPU can be served;
+//! 4. [`netns`] gives a process a network namespace of its own, where the only
+//!    way out is what the runtime puts there (its egress proxy).
 //!
 //! The module is self-contained: it uses no other module of the crate.
 
 mod limits;
+pub mod netns;
 mod source;
 mod supervisor;
 

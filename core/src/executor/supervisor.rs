@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::limits::{self, AppliedLimits, Cgroup, ResourceLimits, RlimitResource};
+use super::netns::{Netns, PortForward};
 use super::source::{Prepared, run_bounded};
 use super::{ExecutorError, Result, StartCommand};
 
@@ -122,6 +123,11 @@ pub struct SpawnSpec {
     pub log_lines: usize,
     /// Port to use; default a free port on 127.0.0.1.
     pub port: Option<u16>,
+    /// Run the process inside this network namespace (not for container
+    /// images, which get the engine's own network). It listens on
+    /// `127.0.0.1:$PORT` there; [`Supervised::port`] is a host loopback port
+    /// forwarded to it.
+    pub netns: Option<Arc<Netns>>,
 }
 
 impl SpawnSpec {
@@ -140,6 +146,7 @@ impl SpawnSpec {
             restart: RestartPolicy::default(),
             log_lines: DEFAULT_LOG_LINES,
             port: None,
+            netns: None,
         }
     }
 
@@ -161,6 +168,14 @@ impl Supervisor {
     /// group is then killed); both carry the last output lines.
     pub async fn start(spec: SpawnSpec) -> Result<Supervised> {
         let ctx = Arc::new(Ctx::new(spec)?);
+        let forward = match &ctx.spec.netns {
+            Some(netns) => Some(
+                PortForward::start(netns.clone(), ctx.port)
+                    .await
+                    .map_err(|e| ExecutorError::io("publish the namespace's port", e))?,
+            ),
+            None => None,
+        };
         let guard = GroupGuard {
             ctx: ctx.clone(),
             pgid: Arc::new(AtomicI32::new(0)),
@@ -200,7 +215,8 @@ impl Supervisor {
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(watch_loop(ctx.clone(), guard, proc, state_tx, stop_rx));
         Ok(Supervised {
-            port: ctx.port,
+            port: forward.as_ref().map_or(ctx.port, |f| f.addr().port()),
+            _forward: forward,
             state_rx,
             stop_tx,
             task: Some(task),
@@ -214,6 +230,8 @@ impl Supervisor {
 /// background; [`Supervised::stop`] waits for the end).
 pub struct Supervised {
     port: u16,
+    /// Publishes the namespace's port on the host (network namespace only).
+    _forward: Option<PortForward>,
     state_rx: watch::Receiver<ProcessState>,
     stop_tx: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -231,7 +249,9 @@ impl std::fmt::Debug for Supervised {
 }
 
 impl Supervised {
-    /// The port the process listens on (the same across restarts).
+    /// The host loopback port where the process answers (the same across
+    /// restarts): the port it listens on, or the port forwarded to it when it
+    /// runs in a network namespace.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -438,6 +458,12 @@ impl Ctx {
                     applied,
                 )
             }
+            StartCommand::Container { .. } if spec.netns.is_some() => {
+                return Err(ExecutorError::InvalidSpec(
+                    "a container image runs in its engine's network, not in a network namespace"
+                        .into(),
+                ));
+            }
             StartCommand::Container { engine, image } => {
                 let name = format!("heroa-{}-{}", port, std::process::id());
                 let mut args: Vec<String> = vec![
@@ -505,7 +531,12 @@ impl Ctx {
     }
 
     fn health_url(&self) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, self.spec.health_path)
+        let url = format!("http://127.0.0.1:{}{}", self.port, self.spec.health_path);
+        if self.spec.netns.is_some() {
+            format!("{url} in the process's network namespace")
+        } else {
+            url
+        }
     }
 
     fn spawn(&self) -> Result<Proc> {
@@ -539,11 +570,15 @@ impl Ctx {
         };
         let procs_fd = procs.as_ref().map(limits::raw_fd);
         let rlimits = self.rlimits.clone();
-        if procs_fd.is_some() || !rlimits.is_empty() {
-            // SAFETY: the closure only calls write(2) and setrlimit(2), both
-            // async-signal-safe, and allocates nothing.
+        let enter_netns = self.spec.netns.as_ref().map(|n| n.enter_in_child());
+        if procs_fd.is_some() || !rlimits.is_empty() || enter_netns.is_some() {
+            // SAFETY: the closure only calls setns(2), write(2) and
+            // setrlimit(2), all async-signal-safe, and allocates nothing.
             unsafe {
                 cmd.pre_exec(move || {
+                    if let Some(enter) = &enter_netns {
+                        enter()?;
+                    }
                     if let Some(fd) = procs_fd {
                         limits::join_cgroup_in_child(fd)?;
                     }
@@ -592,7 +627,7 @@ impl Ctx {
                 biased;
                 status = proc.child.wait() => return Ready::Exited(describe(status)),
                 _ = maybe_stop(&mut stop) => return Ready::Stopped,
-                r = probe(self.port, &self.spec.health_path, probe_timeout) => match r {
+                r = probe(self.spec.netns.as_deref(), self.port, &self.spec.health_path, probe_timeout) => match r {
                     Ok(code) if code < 500 => return Ready::Yes,
                     Ok(code) => last_probe = format!("status {code}"),
                     Err(e) => last_probe = e,
@@ -892,16 +927,21 @@ fn free_port() -> Result<u16> {
     Ok(port)
 }
 
-/// One `GET http://127.0.0.1:<port><path>`; returns the status code.
+/// One `GET http://127.0.0.1:<port><path>`, inside `netns` when given;
+/// returns the status code.
 pub(crate) async fn probe(
+    netns: Option<&Netns>,
     port: u16,
     path: &str,
     timeout: Duration,
 ) -> std::result::Result<u16, String> {
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = match netns {
+            Some(netns) => netns.connect(addr).await,
+            None => tokio::net::TcpStream::connect(addr).await,
+        }
+        .map_err(|e| format!("connect: {e}"))?;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: heroa-executor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );

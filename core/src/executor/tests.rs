@@ -1021,11 +1021,11 @@ async fn probe_reads_the_status_line() {
         }
     });
     assert_eq!(
-        supervisor::probe(port, "/", Duration::from_secs(2)).await,
+        supervisor::probe(None, port, "/", Duration::from_secs(2)).await,
         Ok(503)
     );
     assert!(
-        supervisor::probe(port, "/", Duration::from_secs(2))
+        supervisor::probe(None, port, "/", Duration::from_secs(2))
             .await
             .unwrap_err()
             .contains("not an HTTP response")
@@ -1180,4 +1180,119 @@ async fn node_needs_the_data_rlimit_at_512_mib() {
     let mut sup = Supervisor::start(spec).await.unwrap();
     assert_eq!(get(sup.port(), "/").await, Some((200, "ok".into())));
     sup.stop().await;
+}
+
+// --- network namespaces (skipped, with a note, where the machine permits none)
+
+/// A namespace, or `None` (and a note) where the machine does not permit one.
+fn namespace_or_skip() -> Option<std::sync::Arc<netns::Netns>> {
+    match netns::Netns::create() {
+        Ok(ns) => Some(std::sync::Arc::new(ns)),
+        Err(e) => {
+            eprintln!("skipped: no network namespace on this machine ({e})");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_namespace_reaches_only_what_listens_inside_it() {
+    let Some(ns) = namespace_or_skip() else {
+        return;
+    };
+    // A host service on loopback is out of reach from inside…
+    let host = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host_port = host.local_addr().unwrap().port();
+    let err = ns
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], host_port)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // …and so is any other address: the namespace has no route.
+    let err = ns
+        .connect("192.0.2.1:80".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH), "{err}");
+    // The namespace has its own ports: the host's port is free inside, and a
+    // connection from inside reaches the inside listener.
+    let inside = ns
+        .listen(std::net::SocketAddr::from(([127, 0, 0, 1], host_port)))
+        .unwrap();
+    let accept = tokio::spawn(async move { inside.accept().await.map(|_| ()) });
+    let mut stream = ns
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], host_port)))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), accept)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    stream.write_all(b"x").await.unwrap();
+    drop(host);
+}
+
+#[tokio::test]
+async fn a_process_in_a_namespace_is_published_on_a_forwarded_host_port() {
+    let Some(ns) = namespace_or_skip() else {
+        return;
+    };
+    let dir = app_dir();
+    let mut spec = fast_spec(dir.path(), server_cmd());
+    spec.env = vec![("GREETING".into(), "isolated".into())];
+    spec.netns = Some(ns.clone());
+    let mut sup = Supervisor::start(spec).await.unwrap();
+    // The process listens inside; the host reaches it through the forwarded port.
+    assert_eq!(
+        get(sup.port(), "/").await,
+        Some((200, "ok isolated".to_string()))
+    );
+    let pid = sup.pid().unwrap();
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let child = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_ne!(own, child, "the process runs in another network namespace");
+    // A crash and restart stay in the namespace and on the same host port.
+    assert!(
+        get(sup.port(), "/crash")
+            .await
+            .is_none_or(|(c, _)| c != 200)
+    );
+    wait_state(&mut sup.subscribe(), Duration::from_secs(10), |s| {
+        s.restarts == 1 && s.status == ProcessStatus::Running
+    })
+    .await;
+    assert_eq!(
+        get(sup.port(), "/").await,
+        Some((200, "ok isolated".to_string()))
+    );
+    let restarted = sup.pid().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{restarted}/ns/net")).unwrap(),
+        child
+    );
+    sup.stop().await;
+    assert_eq!(get(sup.port(), "/").await, None);
+}
+
+#[test]
+fn a_container_image_is_refused_a_namespace() {
+    let Some(ns) = namespace_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = SpawnSpec::new(
+        dir.path(),
+        StartCommand::Container {
+            engine: "podman".into(),
+            image: "nginx".into(),
+        },
+    );
+    spec.netns = Some(ns);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt.block_on(Supervisor::start(spec)).unwrap_err();
+    assert!(
+        err.to_string().contains("not in a network namespace"),
+        "{err}"
+    );
 }

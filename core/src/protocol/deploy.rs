@@ -120,6 +120,11 @@ pub struct Deployment {
     /// App mode (and public services): `https://<id>.<domain>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Alongside `url`, when the runtime's gateway also listens for plain HTTP
+    /// (`GatewaySettings::http_addr`, `heroa serve --gateway-http-addr`):
+    /// `http://<id>.<domain>:<port>`, for local use without TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_url: Option<String>,
     /// Service mode: `heroa://<workspace>/svc/<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,

@@ -140,6 +140,7 @@ impl Runtime {
         let mut dep = Deployment {
             id: id.clone(),
             url: None,
+            http_url: None,
             endpoint: None,
             handle: None,
             mode,
@@ -503,7 +504,8 @@ impl Runtime {
         Ok(())
     }
 
-    /// Expires what is due; returns the next expiry.
+    /// Expires what is due; returns the next expiry. Both queries are answered
+    /// from the `deployments_expiring` index, whatever the number of deployments.
     async fn reap(&self) -> Result<Option<i64>> {
         let now = self.inner.clock.now_ms();
         let due: Vec<(String, Deployment)> = {
@@ -526,7 +528,7 @@ impl Runtime {
                 .await?;
         }
         Ok(self.inner.store.conn().query_row(
-            "SELECT MIN(expires_ms) FROM deployments WHERE status IN ('starting', 'running')",
+            "SELECT MIN(expires_ms) FROM deployments WHERE status IN ('starting', 'running') AND expires_ms IS NOT NULL",
             [],
             |r| r.get::<_, Option<i64>>(0),
         )?)

@@ -12,11 +12,20 @@
 //! `memory.max` and `RLIMIT_DATA`): small 0.5 CPU / 512 MiB, medium 1 CPU / 2 GiB,
 //! large 2 CPUs / 8 GiB (+ GPU where one exists).
 //!
-//! What the egress proxy cannot do: it works through the proxy variables
-//! (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) that HTTP clients honour. A process
-//! that ignores them, or opens raw sockets, can still reach any address the machine
-//! can; only a network namespace or firewall can stop that, and this executor does
-//! not set one up.
+//! Network isolation: where the machine permits it (Linux with `CAP_SYS_ADMIN`, e.g.
+//! root), the process runs in a network namespace of its own that holds only a
+//! loopback interface, the process and the egress proxy's listening socket
+//! ([`crate::executor::netns`]). Its one way out is the proxy: a process that ignores
+//! the proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`), or opens raw
+//! sockets, reaches no network address — not the internet, not the machine's other
+//! services, not even the host's loopback (Unix sockets in the file system stay
+//! reachable: there is no file-system sandbox). The runtime reaches the process through a port it
+//! forwards from the host loopback. `limits.network` in the deployment says which
+//! applies: `namespace`, or `host` when there is nothing to enforce (`egress: open`),
+//! for container images (the engine's own network applies) and where the machine
+//! does not permit a namespace. On the host network the allow-list binds only the
+//! clients that honour the proxy variables; a process that ignores them can reach
+//! any address the machine can.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,10 +35,11 @@ use serde_json::{Value, json};
 
 use super::Locked;
 use super::Runtime;
-use crate::egress::{EgressPolicy, EgressProxy};
+use crate::egress::{EgressConfig, EgressPolicy, EgressProxy};
 use crate::error::{Error, ErrorKind, Result};
+use crate::executor::netns::Netns;
 use crate::executor::{
-    self, ExecutorError, MemoryRlimit, ResourceLimits, Source, SpawnSpec, Supervised,
+    self, ExecutorError, MemoryRlimit, ResourceLimits, Source, SpawnSpec, StartCommand, Supervised,
 };
 use crate::gateway::{Gateway, GatewayOptions, LocalCa, Route};
 use crate::protocol::*;
@@ -269,8 +279,18 @@ impl Runtime {
             &dep.policy.allow_list,
         )
         .map_err(|e| Error::invalid("policy.egress", e.to_string()))?;
-        let proxy = EgressProxy::start(egress, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
+        let netns = network_namespace(&egress, &prepared.command);
+        let proxy_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = match &netns {
+            Some(netns) => netns.listen(proxy_addr),
+            None => tokio::net::TcpListener::bind(proxy_addr).await,
+        };
+        let proxy = listener
+            .map_err(|e| crate::egress::EgressError::Bind {
+                addr: proxy_addr,
+                source: e,
+            })
+            .and_then(|l| EgressProxy::start_on(egress, l, EgressConfig::default()))
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Unavailable,
@@ -279,6 +299,8 @@ impl Runtime {
             })?;
         let mut spec = SpawnSpec::from_prepared(&prepared);
         spec.env = proxy.env();
+        let network = if netns.is_some() { "namespace" } else { "host" };
+        spec.netns = netns;
         spec.limits = tier_limits(dep.resource_tier);
         // Local TCP probes are cheap: poll often so a fast app is live in milliseconds.
         spec.poll_interval = std::time::Duration::from_millis(5);
@@ -298,6 +320,7 @@ impl Runtime {
             "cpu_millicores": tier_limits(dep.resource_tier).cpu_millicores,
             "memory_bytes": tier_limits(dep.resource_tier).memory_bytes,
             "applied": process.applied_limits(),
+            "network": network,
         }));
         let label = dep.id[dep.id.len() - 12..].to_string();
         let mut host = None;
@@ -312,6 +335,7 @@ impl Runtime {
                 Route::Backend(std::net::SocketAddr::from(([127, 0, 0, 1], process.port()))),
             );
             dep.url = Some(gateway.url_for(&label));
+            dep.http_url = gateway.http_url_for(&label);
             host = Some(h);
         }
         self.inner.store.exec(
@@ -497,6 +521,22 @@ impl Runtime {
                 dep.updated_at = rt.inner.clock.now_rfc3339();
                 let _ = rt.save_deployment(&ws, &dep);
             });
+        }
+    }
+}
+
+/// A network namespace for the process, unless there is nothing to enforce (`open`
+/// egress), the source is a container image (its engine's network applies) or the
+/// machine does not permit one.
+fn network_namespace(egress: &EgressPolicy, command: &StartCommand) -> Option<Arc<Netns>> {
+    if *egress == EgressPolicy::Open || matches!(command, StartCommand::Container { .. }) {
+        return None;
+    }
+    match Netns::create() {
+        Ok(netns) => Some(Arc::new(netns)),
+        Err(e) => {
+            tracing::info!(error = %e, "no network namespace for the deployment (the machine does not permit one); the egress policy binds only clients that honour the proxy variables");
+            None
         }
     }
 }
