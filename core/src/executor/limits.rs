@@ -1,5 +1,8 @@
-//! Resource limits: `setrlimit` in the child (always) and a cgroup v2 child
-//! group with `memory.max` / `cpu.max` / `pids.max` (when the host allows it).
+//! Resource limits: `setrlimit` in the child (always) and a cgroup of its own
+//! (when the host allows it): a cgroup v2 child group with `memory.max` /
+//! `cpu.max` / `pids.max`, or, on hosts that mount the cgroup v1 controllers,
+//! one group per v1 hierarchy with `memory.limit_in_bytes` /
+//! `cpu.cfs_quota_us` / `pids.max`.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};
@@ -100,7 +103,8 @@ pub(crate) type RlimitResource = libc::c_int;
 /// What was actually applied to a supervised process.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppliedLimits {
-    /// The process runs in its own cgroup v2 group with the limits written.
+    /// The process runs in a cgroup of its own (v2, or v1 controllers) with
+    /// the limits written.
     pub cgroup: bool,
     /// At least one rlimit is set in the child.
     pub rlimits: bool,
@@ -136,11 +140,12 @@ pub(crate) fn join_cgroup_in_child(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A cgroup v2 group created for one deployment; removed on drop (after its
-/// processes are gone).
+/// The cgroup created for one deployment — one directory under cgroup v2, one
+/// per hierarchy under cgroup v1; removed on drop (after its processes are
+/// gone).
 #[derive(Debug)]
 pub(crate) struct Cgroup {
-    path: PathBuf,
+    paths: Vec<PathBuf>,
 }
 
 static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -149,9 +154,81 @@ impl Cgroup {
     /// Tries to create a child group of this process's cgroup under the
     /// cgroup v2 mount `root` (normally `/sys/fs/cgroup`) and write the
     /// limits. Returns the group and a description, or why not.
+    /// Falls back to the cgroup v1 hierarchies this process belongs to.
     pub(crate) fn create(root: &Path, limits: &ResourceLimits) -> Result<(Cgroup, String), String> {
         let own = own_cgroup_path().unwrap_or_default();
-        Self::create_in(root, &own, limits)
+        Self::create_in(root, &own, limits).or_else(|v2| {
+            Self::create_v1(&v1_hierarchies(), limits).map_err(|v1| format!("{v2}; {v1}"))
+        })
+    }
+
+    /// A group in each cgroup v1 hierarchy holding a needed controller:
+    /// `hierarchies` lists `(controllers, mount point, this process's path)`.
+    pub(crate) fn create_v1(
+        hierarchies: &[(Vec<String>, PathBuf, String)],
+        limits: &ResourceLimits,
+    ) -> Result<(Cgroup, String), String> {
+        let mut needed = Vec::new();
+        if limits.memory_bytes.is_some() {
+            needed.push("memory");
+        }
+        if limits.cpu_millicores.is_some() {
+            needed.push("cpu");
+        }
+        if limits.max_processes.is_some() {
+            needed.push("pids");
+        }
+        let name = format!(
+            "heroa-exec-{}-{}",
+            std::process::id(),
+            CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut group = Cgroup { paths: Vec::new() };
+        let mut written = Vec::new();
+        for controller in needed {
+            let Some((_, mount, own)) = hierarchies
+                .iter()
+                .find(|(controllers, _, _)| controllers.iter().any(|c| c == controller))
+            else {
+                return Err(format!("no cgroup v1 hierarchy for {controller}"));
+            };
+            let path = mount.join(own.trim_start_matches('/')).join(&name);
+            if !group.paths.contains(&path) {
+                std::fs::create_dir(&path)
+                    .map_err(|e| format!("cannot create cgroup {}: {e}", path.display()))?;
+                group.paths.push(path.clone());
+            }
+            let write = |file: &str, value: &str| write_file(&path.join(file), value);
+            match controller {
+                "memory" => {
+                    let bytes = limits.memory_bytes.unwrap_or_default().to_string();
+                    write("memory.limit_in_bytes", &bytes)?;
+                    // Memory + swap, where the kernel accounts swap.
+                    let _ = write("memory.memsw.limit_in_bytes", &bytes);
+                    written.push(format!("memory.limit_in_bytes={bytes}"));
+                }
+                "cpu" => {
+                    let (quota, period) = cpu_quota(limits.cpu_millicores.unwrap_or_default());
+                    write("cpu.cfs_period_us", &period.to_string())?;
+                    write("cpu.cfs_quota_us", &quota.to_string())?;
+                    written.push(format!(
+                        "cpu.cfs_quota_us={quota} cpu.cfs_period_us={period}"
+                    ));
+                }
+                _ => {
+                    let n = limits.max_processes.unwrap_or_default().to_string();
+                    write("pids.max", &n)?;
+                    written.push(format!("pids.max={n}"));
+                }
+            }
+        }
+        let dirs: Vec<String> = group
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let detail = format!("cgroup v1 {} ({})", dirs.join(", "), written.join(" "));
+        Ok((group, detail))
     }
 
     /// As [`Cgroup::create`], with this process's group path `own` given.
@@ -220,72 +297,146 @@ impl Cgroup {
         let path = parent.join(name);
         std::fs::create_dir(&path)
             .map_err(|e| format!("cannot create cgroup {}: {e}", path.display()))?;
-        let group = Cgroup { path };
+        let group = Cgroup {
+            paths: vec![path.clone()],
+        };
+        let write = |file: &str, value: &str| write_file(&path.join(file), value);
         let mut written = Vec::new();
         if let Some(bytes) = limits.memory_bytes {
-            group.write("memory.max", &bytes.to_string())?;
-            let _ = group.write("memory.swap.max", "0");
+            write("memory.max", &bytes.to_string())?;
+            let _ = write("memory.swap.max", "0");
             written.push(format!("memory.max={bytes}"));
         }
         if let Some(milli) = limits.cpu_millicores {
-            let period = 100_000u64;
-            let quota = (milli.saturating_mul(period) / 1000).max(1000);
+            let (quota, period) = cpu_quota(milli);
             let value = format!("{quota} {period}");
-            group.write("cpu.max", &value)?;
+            write("cpu.max", &value)?;
             written.push(format!("cpu.max={value}"));
         }
         if let Some(n) = limits.max_processes {
-            group.write("pids.max", &n.to_string())?;
+            write("pids.max", &n.to_string())?;
             written.push(format!("pids.max={n}"));
         }
-        let detail = format!("cgroup {} ({})", group.path.display(), written.join(" "));
+        let detail = format!("cgroup {} ({})", path.display(), written.join(" "));
         Ok((group, detail))
     }
 
-    fn write(&self, file: &str, value: &str) -> Result<(), String> {
-        std::fs::write(self.path.join(file), value).map_err(|e| {
-            format!(
-                "cannot write {value:?} to {}: {e}",
-                self.path.join(file).display()
-            )
-        })
+    /// The group's directories (one under cgroup v2).
+    pub(crate) fn paths(&self) -> &[PathBuf] {
+        &self.paths
     }
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    /// Opens each directory's `cgroup.procs` for the child to join before exec.
+    pub(crate) fn open_procs(&self) -> std::io::Result<Vec<File>> {
+        self.paths
+            .iter()
+            .map(|p| OpenOptions::new().write(true).open(p.join("cgroup.procs")))
+            .collect()
     }
 
-    /// Opens `cgroup.procs` for the child to join before exec.
-    pub(crate) fn open_procs(&self) -> std::io::Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .open(self.path.join("cgroup.procs"))
-    }
-
-    /// Kills every process in the group (`cgroup.kill`, Linux ≥ 5.14).
+    /// Kills every process in the group: `cgroup.kill` (cgroup v2, Linux ≥
+    /// 5.14), else SIGKILL to each pid listed in `cgroup.procs`.
     pub(crate) fn kill_all(&self) {
-        let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
+        for path in &self.paths {
+            if std::fs::write(path.join("cgroup.kill"), "1").is_ok() {
+                continue;
+            }
+            let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+            for pid in pids
+                .lines()
+                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+            {
+                // SAFETY: kill(2) with a pid read from the group; no memory involved.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
     }
 }
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        // rmdir fails while processes remain; they are gone by the time the
-        // supervisor drops the group, a few retries cover the kernel's lag.
-        for _ in 0..20 {
-            match std::fs::remove_dir(&self.path) {
-                Ok(()) => return,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
-            }
-        }
-        // A regular directory (tests use a fake cgroup tree) holds files.
-        if !self.path.starts_with("/sys/fs/cgroup") {
-            let _ = std::fs::remove_dir_all(&self.path);
-        } else {
-            tracing::warn!(path = %self.path.display(), "could not remove cgroup");
+        for path in &self.paths {
+            remove_group(path);
         }
     }
+}
+
+/// Removes a group directory. rmdir fails while processes remain; they are
+/// gone by the time the supervisor drops the group, a few retries cover the
+/// kernel's lag.
+fn remove_group(path: &Path) {
+    for _ in 0..20 {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    // A regular directory (tests use a fake cgroup tree) holds files.
+    if !path.starts_with("/sys/fs/cgroup") {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        tracing::warn!(path = %path.display(), "could not remove cgroup");
+    }
+}
+
+fn write_file(path: &Path, value: &str) -> Result<(), String> {
+    std::fs::write(path, value)
+        .map_err(|e| format!("cannot write {value:?} to {}: {e}", path.display()))
+}
+
+/// `(quota, period)` in µs for a CPU bandwidth of `millicores` (at least 1%
+/// of a core).
+fn cpu_quota(millicores: u64) -> (u64, u64) {
+    let period = 100_000u64;
+    ((millicores.saturating_mul(period) / 1000).max(1000), period)
+}
+
+/// The cgroup v1 hierarchies of this process: `(controllers, mount point,
+/// this process's path in it)`, from `/proc/self/mountinfo` and
+/// `/proc/self/cgroup`.
+fn v1_hierarchies() -> Vec<(Vec<String>, PathBuf, String)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let membership = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    parse_v1_hierarchies(&mountinfo, &membership)
+}
+
+/// [`v1_hierarchies`] from the two files' text.
+pub(crate) fn parse_v1_hierarchies(
+    mountinfo: &str,
+    membership: &str,
+) -> Vec<(Vec<String>, PathBuf, String)> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        // `id parent maj:min root mount-point options… - fstype source super-options`
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut fs = right.split_whitespace();
+        if fs.next() != Some("cgroup") {
+            continue;
+        }
+        let (Some(mount), Some(options)) = (left.split_whitespace().nth(4), fs.nth(1)) else {
+            continue;
+        };
+        let controllers: Vec<String> = options
+            .split(',')
+            .filter(|o| ["memory", "cpu", "pids"].contains(o))
+            .map(str::to_string)
+            .collect();
+        // This process's path in the hierarchy: the `N:<controllers>:<path>` line.
+        let own = membership.lines().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
+            list.split(',')
+                .any(|c| controllers.iter().any(|x| x == c))
+                .then(|| path.to_string())
+        });
+        if let (false, Some(own)) = (controllers.is_empty(), own) {
+            out.push((controllers, PathBuf::from(mount), own));
+        }
+    }
+    out
 }
 
 /// This process's cgroup v2 path (the `0::` line of `/proc/self/cgroup`).

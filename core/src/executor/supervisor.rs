@@ -108,7 +108,8 @@ pub struct SpawnSpec {
     /// engine CLI keeps the environment; the container gets only `env`.)
     pub inherit_env: bool,
     pub limits: ResourceLimits,
-    /// Try a cgroup v2 group for the limits (falls back to rlimits only).
+    /// Try a cgroup (v2, else the v1 hierarchies) for the limits (falls back to
+    /// rlimits only).
     pub use_cgroup: bool,
     /// Path of the readiness check, default `/`.
     pub health_path: String,
@@ -563,15 +564,17 @@ impl Ctx {
         cmd.env("PORT", self.port.to_string())
             .env("HOST", "127.0.0.1");
         let procs = match &self.cgroup {
-            Some(cg) => Some(cg.open_procs().map_err(|e| {
-                ExecutorError::io(format!("open {}/cgroup.procs", cg.path().display()), e)
-            })?),
-            None => None,
+            Some(cg) => cg.open_procs().map_err(|e| {
+                let dirs: Vec<String> =
+                    cg.paths().iter().map(|p| p.display().to_string()).collect();
+                ExecutorError::io(format!("open cgroup.procs in {}", dirs.join(", ")), e)
+            })?,
+            None => Vec::new(),
         };
-        let procs_fd = procs.as_ref().map(limits::raw_fd);
+        let procs_fds: Vec<std::os::fd::RawFd> = procs.iter().map(limits::raw_fd).collect();
         let rlimits = self.rlimits.clone();
         let enter_netns = self.spec.netns.as_ref().map(|n| n.enter_in_child());
-        if procs_fd.is_some() || !rlimits.is_empty() || enter_netns.is_some() {
+        if !procs_fds.is_empty() || !rlimits.is_empty() || enter_netns.is_some() {
             // SAFETY: the closure only calls setns(2), write(2) and
             // setrlimit(2), all async-signal-safe, and allocates nothing.
             unsafe {
@@ -579,7 +582,7 @@ impl Ctx {
                     if let Some(enter) = &enter_netns {
                         enter()?;
                     }
-                    if let Some(fd) = procs_fd {
+                    for &fd in &procs_fds {
                         limits::join_cgroup_in_child(fd)?;
                     }
                     limits::apply_rlimits_in_child(&rlimits)

@@ -30,6 +30,11 @@ class H(http.server.BaseHTTPRequestHandler):
 after = os.environ.get("CRASH_AFTER")
 if after:
     threading.Timer(float(after), lambda: os._exit(2)).start()
+if os.environ.get("BURN"):
+    def burn():
+        while True:
+            pass
+    threading.Thread(target=burn, daemon=True).start()
 if os.environ.get("IGNORE_TERM"):
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -1049,7 +1054,8 @@ fn cgroup_v2_group_is_created_with_limits_on_a_v2_tree() {
         ..Default::default()
     };
     let (group, detail) = Cgroup::create_in(root.path(), "/", &limits).unwrap();
-    let read = |f: &str| std::fs::read_to_string(group.path().join(f)).unwrap();
+    assert_eq!(group.paths().len(), 1);
+    let read = |f: &str| std::fs::read_to_string(group.paths()[0].join(f)).unwrap();
     assert_eq!(read("memory.max"), (256u64 << 20).to_string());
     assert_eq!(read("cpu.max"), "50000 100000");
     assert_eq!(read("pids.max"), "64");
@@ -1059,7 +1065,7 @@ fn cgroup_v2_group_is_created_with_limits_on_a_v2_tree() {
             .contains("+memory")
     );
     assert!(detail.contains("cpu.max=50000 100000"), "{detail}");
-    let path = group.path().to_path_buf();
+    let path = group.paths()[0].clone();
     drop(group);
     assert!(!path.exists(), "group removed on drop");
 
@@ -1073,6 +1079,127 @@ fn cgroup_v2_group_is_created_with_limits_on_a_v2_tree() {
             .unwrap_err()
             .contains("not mounted")
     );
+}
+
+/// `/proc/self/mountinfo` and `/proc/self/cgroup` of a host with cgroup v1
+/// controllers (cpu and cpuacct co-mounted, as systemd does).
+const V1_MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+34 31 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+35 31 0:32 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+36 31 0:33 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+const V1_MEMBERSHIP: &str = "4:pids:/\n3:memory:/svc/app\n2:cpu,cpuacct:/\n0::/\n";
+
+#[test]
+fn cgroup_v1_hierarchies_are_read_from_mountinfo() {
+    let found = limits::parse_v1_hierarchies(V1_MOUNTINFO, V1_MEMBERSHIP);
+    let summary: Vec<(Vec<String>, String, String)> = found
+        .into_iter()
+        .map(|(c, m, o)| (c, m.display().to_string(), o))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                vec!["cpu".into()],
+                "/sys/fs/cgroup/cpu,cpuacct".into(),
+                "/".into()
+            ),
+            (
+                vec!["memory".into()],
+                "/sys/fs/cgroup/memory".into(),
+                "/svc/app".into()
+            ),
+            (
+                vec!["pids".into()],
+                "/sys/fs/cgroup/pids".into(),
+                "/".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cgroup_v1_groups_are_created_per_hierarchy_with_limits() {
+    // Fake v1 hierarchies: plain directories, as the kernel's would look.
+    let root = tempfile::tempdir().unwrap();
+    let cpu = root.path().join("cpu");
+    let memory = root.path().join("memory");
+    std::fs::create_dir_all(memory.join("svc")).unwrap();
+    std::fs::create_dir_all(&cpu).unwrap();
+    let hierarchies = vec![
+        (vec!["cpu".to_string()], cpu.clone(), "/".to_string()),
+        (
+            vec!["memory".to_string()],
+            memory.clone(),
+            "/svc".to_string(),
+        ),
+    ];
+    let limits = ResourceLimits {
+        memory_bytes: Some(512 << 20),
+        cpu_millicores: Some(500),
+        ..Default::default()
+    };
+    let (group, detail) = Cgroup::create_v1(&hierarchies, &limits).unwrap();
+    let dirs = group.paths().to_vec();
+    assert_eq!(dirs.len(), 2);
+    assert!(dirs[0].starts_with(memory.join("svc")), "{dirs:?}");
+    assert!(dirs[1].starts_with(&cpu), "{dirs:?}");
+    let read = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(
+        read(&dirs[0], "memory.limit_in_bytes"),
+        (512u64 << 20).to_string()
+    );
+    assert_eq!(read(&dirs[1], "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read(&dirs[1], "cpu.cfs_period_us"), "100000");
+    assert!(detail.starts_with("cgroup v1 "), "{detail}");
+    drop(group);
+    assert!(dirs.iter().all(|d| !d.exists()), "groups removed on drop");
+    // A controller with no hierarchy: no group.
+    let pids = ResourceLimits {
+        max_processes: Some(10),
+        ..Default::default()
+    };
+    let err = Cgroup::create_v1(&hierarchies, &pids).unwrap_err();
+    assert!(err.contains("no cgroup v1 hierarchy for pids"), "{err}");
+}
+
+/// CPU time (user + system, in clock ticks) of a process.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test]
+async fn a_cpu_bound_process_is_held_to_its_cpu_bandwidth() {
+    let dir = app_dir();
+    let mut spec = fast_spec(dir.path(), server_cmd());
+    spec.env = vec![("BURN".into(), "1".into())];
+    spec.limits.cpu_millicores = Some(300);
+    let mut sup = Supervisor::start(spec).await.unwrap();
+    let applied = sup.applied_limits().clone();
+    if !applied.cgroup {
+        eprintln!("skipped: no cgroup on this machine ({})", applied.detail);
+        sup.stop().await;
+        return;
+    }
+    let pid = sup.pid().unwrap();
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let used = (cpu_ticks(pid) - before) as f64 / 100.0;
+    let share = used / started.elapsed().as_secs_f64();
+    eprintln!("cpu share under the limit: {share:.2} ({})", applied.detail);
+    // 0.3 of a core (plus one scheduling period of slack), where a free spinning
+    // thread would take a whole one.
+    assert!(share < 0.45, "{share:.2} of a core; {}", applied.detail);
+    assert!(share > 0.05, "the spinning thread ran: {share:.2}");
+    sup.stop().await;
 }
 
 #[test]
