@@ -558,3 +558,96 @@ async fn scenario() {
     assert_eq!(fresh.status, RunStatus::Complete, "{fresh:?}");
     server.kill();
 }
+
+/// A persistent app whose `heroa serve` is killed with SIGKILL keeps running (no
+/// shutdown code ran); the restarted server stops that leftover before it starts
+/// the app afresh, so exactly one copy runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_app_left_by_a_killed_server_is_replaced_not_duplicated() {
+    tokio::time::timeout(TEST_TIMEOUT, app_scenario())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the app crash-recovery test took longer than {TEST_TIMEOUT:?}")
+        });
+}
+
+async fn app_scenario() {
+    use heroa::executor::processes_with_env;
+    use heroa::protocol::{DeployRequest, DeploymentStatus};
+    use heroa::runtime::DEPLOYMENT_ENV;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("heroa.db");
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("server.py"),
+        "import http.server, os\nhttp.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
+    )
+    .unwrap();
+
+    let mut server = ServerProcess::spawn(&data, dir.path().join("serve-1.log"));
+    server.wait_ready().await;
+    let dep = server
+        .client()
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            ttl: Some("persistent".into()),
+            source: Some(json!({"path": app, "command": ["python3", "server.py"]})),
+            ..Default::default()
+        })
+        .await
+        .expect("deploy");
+    let first = processes_with_env(DEPLOYMENT_ENV, &dep.id);
+    let recorded = server
+        .client()
+        .deployments()
+        .get(&dep.id)
+        .await
+        .expect("get");
+    assert_eq!(first.len(), 1, "one process carries the deployment id");
+
+    server.kill();
+    assert_eq!(
+        processes_with_env(DEPLOYMENT_ENV, &dep.id),
+        first,
+        "the app outlives a server killed with SIGKILL"
+    );
+
+    let mut server = ServerProcess::spawn(&data, dir.path().join("serve-2.log"));
+    server.wait_ready().await;
+    let client = server.client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = processes_with_env(DEPLOYMENT_ENV, &dep.id);
+        let restored = client.deployments().get(&dep.id).await.expect("get");
+        let status = restored.status;
+        // Restored: a new process, and the record saved again (new gateway URL).
+        if now.len() == 1
+            && now != first
+            && status == DeploymentStatus::Running
+            && restored.updated_at != recorded.updated_at
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected one new process and a restored running deployment; processes {now:?} (first {first:?}), status {status:?}; server log:\n{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    client.deployments().delete(&dep.id).await.expect("delete");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_with_env(DEPLOYMENT_ENV, &dep.id).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted app's process stopped: {:?} (first {first:?}); {:?}; server log:\n{}",
+            processes_with_env(DEPLOYMENT_ENV, &dep.id),
+            client.deployments().get(&dep.id).await.expect("get"),
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

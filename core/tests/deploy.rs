@@ -965,3 +965,56 @@ async fn an_app_also_answers_over_plain_http_when_the_gateway_listens_for_it() {
         .unwrap();
     assert!(dep.url.is_some() && dep.http_url.is_none(), "{dep:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_deleted_while_it_starts_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("slow");
+    std::fs::create_dir_all(&app).unwrap();
+    // Ready only after a second.
+    std::fs::write(
+        app.join("server.py"),
+        format!("import time\ntime.sleep(1)\n{APP}"),
+    )
+    .unwrap();
+    let c = Client::embedded(None).unwrap();
+    let deploying = tokio::spawn({
+        let c = c.clone();
+        async move {
+            c.deploy(DeployRequest {
+                mode: "app".into(),
+                name: Some("slow".into()),
+                source: Some(json!({"path": app, "command": ["python3", "server.py"]})),
+                ..Default::default()
+            })
+            .await
+        }
+    });
+    let starting = loop {
+        let list = c.deployments().list().await.unwrap().items;
+        if let Some(d) = list.into_iter().find(|d| d.name == "slow") {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(starting.status, DeploymentStatus::Starting);
+    let deleted = c.deployments().delete(&starting.id).await.unwrap();
+    assert_eq!(deleted.status, DeploymentStatus::Stopped);
+    // The deploy call ends with the deployment as it now is: stopped, not revived.
+    let answered = deploying.await.unwrap().unwrap();
+    assert_eq!(answered.status, DeploymentStatus::Stopped);
+    assert_eq!(
+        c.deployments().get(&starting.id).await.unwrap().status,
+        DeploymentStatus::Stopped
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !heroa::executor::processes_with_env(heroa::runtime::DEPLOYMENT_ENV, &starting.id)
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the started process was stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -192,8 +192,10 @@ impl Cgroup {
             else {
                 return Err(format!("no cgroup v1 hierarchy for {controller}"));
             };
-            let path = mount.join(own.trim_start_matches('/')).join(&name);
+            let parent = mount.join(own.trim_start_matches('/'));
+            let path = parent.join(&name);
             if !group.paths.contains(&path) {
+                sweep_stale_groups(&parent);
                 std::fs::create_dir(&path)
                     .map_err(|e| format!("cannot create cgroup {}: {e}", path.display()))?;
                 group.paths.push(path.clone());
@@ -294,6 +296,7 @@ impl Cgroup {
             std::process::id(),
             CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
         );
+        sweep_stale_groups(&parent);
         let path = parent.join(name);
         std::fs::create_dir(&path)
             .map_err(|e| format!("cannot create cgroup {}: {e}", path.display()))?;
@@ -377,6 +380,32 @@ fn remove_group(path: &Path) {
         let _ = std::fs::remove_dir_all(path);
     } else {
         tracing::warn!(path = %path.display(), "could not remove cgroup");
+    }
+}
+
+/// Removes the empty groups that runtimes which no longer exist left in
+/// `parent` (`heroa-exec-<pid>-<n>` whose pid is gone, e.g. after `kill -9`).
+fn sweep_stale_groups(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("heroa-exec-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks existence.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            // Fails (and is left alone) while processes remain in it.
+            let _ = std::fs::remove_dir(entry.path());
+        }
     }
 }
 

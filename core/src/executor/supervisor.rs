@@ -895,29 +895,63 @@ pub(crate) fn group_alive(pgid: libc::pid_t) -> bool {
     if pgid <= 0 || unsafe { libc::kill(-pgid, 0) } != 0 {
         return false;
     }
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    procs.flatten().any(|entry| {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parens.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().unwrap_or("X");
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
-        pgrp == Some(pgid) && state != "Z" && state != "X"
-    })
+    if !Path::new("/proc/self/stat").exists() {
+        return true; // no /proc to tell zombies apart
+    }
+    all_pids().any(|pid| matches!(state_and_group(pid), Some((state, pgrp)) if pgrp == pgid && state != 'Z' && state != 'X'))
+}
+
+/// Every pid listed in `/proc`.
+fn all_pids() -> impl Iterator<Item = libc::pid_t> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+}
+
+/// A process's state letter and process group, from `/proc/<pid>/stat`.
+fn state_and_group(pid: libc::pid_t) -> Option<(char, libc::pid_t)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parens.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Live processes (zombies excluded) other than this one whose environment
+/// holds `key=value`, found through `/proc/<pid>/environ`.
+pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
+    let marker = format!("{key}={value}");
+    let own = std::process::id() as libc::pid_t;
+    all_pids()
+        .filter(|&pid| pid != own)
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .filter(|&pid| state_and_group(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X'))
+        .map(|pid| pid as u32)
+        .collect()
+}
+
+/// SIGKILL to every process [`processes_with_env`] finds, and to its process
+/// group: what a runtime killed with `kill -9` left running. Returns their pids.
+pub fn kill_processes_with_env(key: &str, value: &str) -> Vec<u32> {
+    let pids = processes_with_env(key, value);
+    for &pid in &pids {
+        let pid = pid as libc::pid_t;
+        if let Some((_, pgrp)) = state_and_group(pid)
+            && pgrp == pid
+        {
+            signal_group(pgrp, libc::SIGKILL);
+        }
+        // SAFETY: kill(2) with a pid just read from /proc; no memory involved.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    pids
 }
 
 fn free_port() -> Result<u16> {

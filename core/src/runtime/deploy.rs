@@ -179,7 +179,11 @@ impl Runtime {
         }
         dep.status = DeploymentStatus::Running;
         dep.updated_at = self.inner.clock.now_rfc3339();
-        self.save_deployment(ws, &dep)?;
+        if !self.save_if_live(ws, &dep)? {
+            // Deleted while it was starting: what was started goes too.
+            self.stop_process(&dep, DeploymentStatus::Stopped).await;
+            return self.get_deployment(ws, &dep.id);
+        }
         self.inner.deployments_changed.notify_one();
         Ok(dep)
     }
@@ -335,6 +339,16 @@ impl Runtime {
                 }
             })?;
         Ok(())
+    }
+
+    /// Saves `dep` unless the stored deployment has ended meanwhile (deleted or
+    /// expired while its process was starting); false then, nothing written.
+    pub(crate) fn save_if_live(&self, ws: &str, dep: &Deployment) -> Result<bool> {
+        let n = self.inner.store.exec(
+            "UPDATE deployments SET status = ?3, expires_ms = ?4, data = ?5 WHERE workspace_id = ?1 AND id = ?2 AND status IN ('starting', 'running')",
+            params![ws, dep.id, dep.status.as_str(), expires_ms(dep), to_json(dep)?],
+        )?;
+        Ok(n == 1)
     }
 
     pub(crate) fn save_deployment(&self, ws: &str, dep: &Deployment) -> Result<()> {

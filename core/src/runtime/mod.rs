@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 pub use host::{BoxFuture, RunContext, Skill, SkillCall, SkillOutcome, Template};
-pub use processes::{GatewaySettings, tier_limits};
+pub use processes::{DEPLOYMENT_ENV, GatewaySettings, tier_limits};
 pub use stream::{DONE, RunEvent, RunEvents};
 
 use crate::clock::Clock;

@@ -51,6 +51,11 @@ pub(crate) struct Live {
     host: Option<String>,
 }
 
+/// Set in the environment of every app and service process (`dep_…`): the app can
+/// read its id, and a runtime restarted after `kill -9` finds what the previous one
+/// left running.
+pub const DEPLOYMENT_ENV: &str = "HEROA_DEPLOYMENT_ID";
+
 /// Where the gateway listens and what it serves.
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
@@ -299,6 +304,7 @@ impl Runtime {
             })?;
         let mut spec = SpawnSpec::from_prepared(&prepared);
         spec.env = proxy.env();
+        spec.env.push((DEPLOYMENT_ENV.to_string(), dep.id.clone()));
         let network = if netns.is_some() { "namespace" } else { "host" };
         spec.netns = netns;
         spec.limits = tier_limits(dep.resource_tier);
@@ -496,6 +502,12 @@ impl Runtime {
                 ) else {
                     return;
                 };
+                // A runtime killed with -9 left its processes running: stop them
+                // before starting afresh (or reaping).
+                let left = executor::kill_processes_with_env(DEPLOYMENT_ENV, &dep.id);
+                if !left.is_empty() {
+                    tracing::info!(deployment = %dep.id, pids = ?left, "stopped processes left by the previous runtime");
+                }
                 let now = rt.inner.clock.now_ms();
                 if dep
                     .expires_at
@@ -519,7 +531,10 @@ impl Runtime {
                     }
                 }
                 dep.updated_at = rt.inner.clock.now_rfc3339();
-                let _ = rt.save_deployment(&ws, &dep);
+                if !matches!(rt.save_if_live(&ws, &dep), Ok(true)) {
+                    // Deleted while it was being restored.
+                    rt.stop_process(&dep, DeploymentStatus::Stopped).await;
+                }
             });
         }
     }
