@@ -77,7 +77,22 @@ impl ResourceLimits {
     }
 
     fn wants_cgroup(&self) -> bool {
-        self.memory_bytes.is_some() || self.cpu_millicores.is_some() || self.max_processes.is_some()
+        !self.controllers().is_empty()
+    }
+
+    /// The cgroup controllers these limits need.
+    fn controllers(&self) -> Vec<&'static str> {
+        let mut needed = Vec::new();
+        if self.memory_bytes.is_some() {
+            needed.push("memory");
+        }
+        if self.cpu_millicores.is_some() {
+            needed.push("cpu");
+        }
+        if self.max_processes.is_some() {
+            needed.push("pids");
+        }
+        needed
     }
 }
 
@@ -150,6 +165,16 @@ pub(crate) struct Cgroup {
 
 static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// `heroa-exec-<pid>-<n>`: a new group's name, unique in this process; the pid
+/// lets a later runtime sweep the groups of one that is gone.
+fn group_name() -> String {
+    format!(
+        "heroa-exec-{}-{}",
+        std::process::id(),
+        CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl Cgroup {
     /// Tries to create a child group of this process's cgroup under the
     /// cgroup v2 mount `root` (normally `/sys/fs/cgroup`) and write the
@@ -168,21 +193,8 @@ impl Cgroup {
         hierarchies: &[(Vec<String>, PathBuf, String)],
         limits: &ResourceLimits,
     ) -> Result<(Cgroup, String), String> {
-        let mut needed = Vec::new();
-        if limits.memory_bytes.is_some() {
-            needed.push("memory");
-        }
-        if limits.cpu_millicores.is_some() {
-            needed.push("cpu");
-        }
-        if limits.max_processes.is_some() {
-            needed.push("pids");
-        }
-        let name = format!(
-            "heroa-exec-{}-{}",
-            std::process::id(),
-            CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let needed = limits.controllers();
+        let name = group_name();
         let mut group = Cgroup { paths: Vec::new() };
         let mut written = Vec::new();
         for controller in needed {
@@ -252,16 +264,7 @@ impl Cgroup {
         })?;
         let available: Vec<&str> = available.split_whitespace().collect();
         let parent = root.join(own.trim_start_matches('/'));
-        let mut needed = Vec::new();
-        if limits.memory_bytes.is_some() {
-            needed.push("memory");
-        }
-        if limits.cpu_millicores.is_some() {
-            needed.push("cpu");
-        }
-        if limits.max_processes.is_some() {
-            needed.push("pids");
-        }
+        let needed = limits.controllers();
         let missing: Vec<&str> = needed
             .iter()
             .copied()
@@ -291,11 +294,7 @@ impl Cgroup {
                 )
             })?;
         }
-        let name = format!(
-            "heroa-exec-{}-{}",
-            std::process::id(),
-            CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = group_name();
         sweep_stale_groups(&parent);
         let path = parent.join(name);
         std::fs::create_dir(&path)
