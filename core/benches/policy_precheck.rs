@@ -1,5 +1,7 @@
 //! Pre-check latency: one `PolicyEngine::check` against a cached envelope of
-//! 10 policies (4 documents), with a realistic skill-call request.
+//! 10 policies (4 documents), with a realistic skill-call request; the same
+//! checks through cedar-policy's `Authorizer` (`check_cedar`, what `check`
+//! falls back to) for comparison.
 //!
 //! Run: `cargo bench --bench policy_precheck -- --warm-up-time 1 --measurement-time 3`
 
@@ -104,6 +106,9 @@ fn bench(c: &mut Criterion) {
     denied.skill.name = "slack:post".to_string();
     denied.skill.kind = SkillKind::Write;
     assert!(!engine.check(&denied).allowed);
+    for request in [&allowed, &denied] {
+        assert_eq!(engine.check(request), engine.check_cedar(request));
+    }
 
     c.bench_function("policy_check_allow_10_policies", |b| {
         b.iter(|| engine.check(black_box(&allowed)))
@@ -111,9 +116,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("policy_check_deny_10_policies", |b| {
         b.iter(|| engine.check(black_box(&denied)))
     });
-    // Every iteration a run cost never seen before: misses the engine's
-    // decimal cache (cedar-policy's `RestrictedExpression::new_decimal`
-    // re-parses the extension name on every call).
+    c.bench_function("policy_check_allow_10_policies_cedar", |b| {
+        b.iter(|| engine.check_cedar(black_box(&allowed)))
+    });
+    c.bench_function("policy_check_deny_10_policies_cedar", |b| {
+        b.iter(|| engine.check_cedar(black_box(&denied)))
+    });
+    // Every iteration a run cost never seen before (on the Cedar path it
+    // would miss the engine's decimal cache).
     let mut fresh = request();
     c.bench_function("policy_check_allow_10_policies_new_run_cost", |b| {
         b.iter(|| {

@@ -1,7 +1,7 @@
-//! The cached policy engine: builds the Cedar `PolicySet` once and answers
-//! skill-call checks.
+//! The cached policy engine: builds the Cedar `PolicySet` and the compiled
+//! program once and answers skill-call checks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
@@ -10,12 +10,19 @@ use cedar_policy::{
     PolicySet, Request, RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
+use super::compiled::Program;
 use super::{PolicyError, parse_document, translate};
 
+/// Entity type of the principal: `Agent::"<agent id>"`.
+pub(super) const AGENT_TYPE: &str = "Agent";
+/// Entity type of the resource: `Skill::"<skill name>"`.
+pub(super) const SKILL_TYPE: &str = "Skill";
+/// Entity type of the action.
+pub(super) const ACTION_TYPE: &str = "Action";
 /// The action every check asks about: `Action::"skill:invoke"`.
-const SKILL_INVOKE: &str = "skill:invoke";
+pub(super) const SKILL_INVOKE: &str = "skill:invoke";
 
 /// Whether a policy permits or forbids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,6 +161,44 @@ pub struct SkillInfo {
     pub cost_usd: f64,
 }
 
+/// An attribute value of the principal or the resource entity.
+pub(super) enum Attribute<'a> {
+    String(&'a str),
+    Bool(bool),
+    /// A decimal, in ten-thousandths.
+    Decimal(i64),
+}
+
+/// Attribute names of the principal entity, in the order of
+/// [`principal_attributes`].
+pub(super) const PRINCIPAL_ATTRIBUTES: [&str; 4] = ["id", "name", "region", "promotion"];
+
+/// The principal's attribute values, in the order of [`PRINCIPAL_ATTRIBUTES`].
+pub(super) fn principal_attributes(agent: &AgentInfo) -> [Attribute<'_>; 4] {
+    [
+        Attribute::String(&agent.id),
+        Attribute::String(&agent.name),
+        Attribute::String(&agent.region),
+        Attribute::String(&agent.promotion),
+    ]
+}
+
+/// Attribute names of the resource entity, in the order of
+/// [`resource_attributes`].
+pub(super) const RESOURCE_ATTRIBUTES: [&str; 4] = ["name", "kind", "external", "cost_usd"];
+
+/// The resource's attribute values, in the order of [`RESOURCE_ATTRIBUTES`];
+/// fails when `cost_usd` is not a Cedar decimal.
+pub(super) fn resource_attributes(skill: &SkillInfo) -> Result<[Attribute<'_>; 4], String> {
+    let cost = decimal_scaled(skill.cost_usd).map_err(|e| format!("skill.cost_usd: {e}"))?;
+    Ok([
+        Attribute::String(&skill.name),
+        Attribute::String(skill.kind.as_str()),
+        Attribute::Bool(skill.external),
+        Attribute::Decimal(cost),
+    ])
+}
+
 /// One skill call to check.
 ///
 /// The Cedar context is `context` plus `run_cost_usd`, converted as follows:
@@ -181,28 +226,45 @@ pub struct CheckRequest {
     pub context: Map<String, Value>,
 }
 
-struct PolicyMeta {
-    order: usize,
-    reason: PolicyReason,
+/// The top-level request context attributes that become Cedar context
+/// attributes: those some policy reads (`None`: all of them), sorted. The
+/// others are not converted at all.
+pub(super) struct ContextKeys(Option<Vec<String>>);
+
+impl ContextKeys {
+    /// Whether the request context's `key` is converted. `run_cost_usd` never
+    /// is: [`CheckRequest::run_cost_usd`] replaces it.
+    pub(super) fn converts(&self, key: &str) -> bool {
+        key != "run_cost_usd"
+            && self
+                .0
+                .as_ref()
+                .is_none_or(|keys| keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok())
+    }
 }
 
 struct Inner {
     policies: PolicySet,
     authorizer: Authorizer,
-    meta: HashMap<String, PolicyMeta>,
+    /// The reason of every policy, in envelope order (document, then
+    /// position in the document).
+    reasons: Vec<PolicyReason>,
+    /// Position in `reasons` per Cedar policy id.
+    positions: HashMap<String, usize>,
+    /// The envelope compiled for direct evaluation; `None` when it uses
+    /// Cedar beyond the compiled subset (then every check goes through Cedar).
+    program: Option<Program>,
     agent_type: EntityTypeName,
     skill_type: EntityTypeName,
     action: EntityUid,
-    /// Top-level context attributes any policy reads; `None`: all of them.
-    /// Attributes no policy can read are not converted.
-    context_keys: Option<HashSet<String>>,
+    context_keys: ContextKeys,
     /// Principal + resource entities per (agent, skill), see [`Prepared`].
     prepared: Bounded<u64, Vec<Arc<Prepared>>>,
-    /// `decimal("…")` expressions per `f64` bit pattern. cedar-policy parses
-    /// the name `decimal` with its full grammar on every
+    /// `decimal("…")` expressions per value (in ten-thousandths).
+    /// cedar-policy parses the name `decimal` with its full grammar on every
     /// `RestrictedExpression::new_decimal` (about 3.5 µs), so values seen
     /// before are reused.
-    decimals: Bounded<u64, RestrictedExpression>,
+    decimals: Bounded<i64, RestrictedExpression>,
 }
 
 /// Most entries a cache keeps; when full it is emptied and refilled.
@@ -281,11 +343,18 @@ fn prepared_key(agent: &AgentInfo, skill: &SkillInfo) -> u64 {
 /// Evaluates an agent's policy envelope. Built once from the envelope's
 /// documents; cheap to clone (shared) and usable from many threads.
 ///
-/// The parsed `PolicySet` and the `Authorizer` are built once. Per check, the
-/// engine reuses the principal/resource entities of an (agent, skill) pair it
-/// has seen, and the Cedar `decimal` values it has built before (both caches
-/// hold at most 4096 entries and start over when full), and it converts only
-/// the context attributes some policy reads.
+/// Building parses the documents into a cedar-policy `PolicySet` and compiles
+/// them for the engine's own evaluator (see the [module docs](super) on the
+/// compiled evaluator). A check evaluates the compiled policies directly
+/// against the [`CheckRequest`]; it goes through cedar-policy's `Authorizer`
+/// instead when the envelope uses Cedar beyond the compiled subset, or when
+/// the check would report an error (a policy whose evaluation errors, or a
+/// request value that cannot be converted), so that [`Decision::errors`] are
+/// Cedar's own. On that path the engine reuses the principal/resource entities
+/// of an (agent, skill) pair it has seen, and the Cedar `decimal` values it
+/// has built before (both caches hold at most 4096 entries and start over when
+/// full). Either way only the context attributes some policy reads are
+/// converted.
 #[derive(Clone)]
 pub struct PolicyEngine {
     inner: Arc<Inner>,
@@ -294,7 +363,8 @@ pub struct PolicyEngine {
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicyEngine")
-            .field("policies", &self.inner.meta.len())
+            .field("policies", &self.inner.reasons.len())
+            .field("compiled", &self.inner.program.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -309,10 +379,10 @@ impl PolicyEngine {
     /// engine that denies everything.
     pub fn new<I: AsRef<str>, T: AsRef<str>>(documents: &[(I, T)]) -> Result<Self, PolicyError> {
         let mut policies = PolicySet::new();
-        let mut meta = HashMap::new();
+        let mut ordered = Vec::new();
+        let mut reasons = Vec::new();
         let mut seen = HashSet::new();
-        let mut order = 0;
-        let mut context_keys = Some(HashSet::new());
+        let mut context_keys = Some(BTreeSet::new());
         for (document_id, text) in documents {
             let document_id = document_id.as_ref();
             if !seen.insert(document_id) {
@@ -342,8 +412,9 @@ impl PolicyEngine {
                     cedar_policy::Effect::Permit => Effect::Permit,
                     cedar_policy::Effect::Forbid => Effect::Forbid,
                 };
+                let policy = policy.new_id(PolicyId::new(&policy_id));
                 policies
-                    .add(policy.new_id(PolicyId::new(&policy_id)))
+                    .add(policy.clone())
                     .map_err(|e| PolicyError::InvalidDocument {
                         document_id: document_id.to_string(),
                         diagnostics: vec![super::Diagnostic {
@@ -354,34 +425,35 @@ impl PolicyEngine {
                             translated: None,
                         }],
                     })?;
-                meta.insert(
-                    policy_id.clone(),
-                    PolicyMeta {
-                        order,
-                        reason: PolicyReason {
-                            policy_id,
-                            effect,
-                            document_id: document_id.to_string(),
-                            line,
-                        },
-                    },
-                );
-                order += 1;
+                ordered.push(policy);
+                reasons.push(PolicyReason {
+                    policy_id,
+                    effect,
+                    document_id: document_id.to_string(),
+                    line,
+                });
             }
         }
-        let agent_type = type_name("Agent");
-        let skill_type = type_name("Skill");
+        let positions = reasons
+            .iter()
+            .enumerate()
+            .map(|(position, reason)| (reason.policy_id.clone(), position))
+            .collect();
+        let agent_type = type_name(AGENT_TYPE);
+        let skill_type = type_name(SKILL_TYPE);
         let action =
-            EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(SKILL_INVOKE));
+            EntityUid::from_type_name_and_id(type_name(ACTION_TYPE), EntityId::new(SKILL_INVOKE));
         Ok(Self {
             inner: Arc::new(Inner {
+                program: Program::compile(&ordered).ok(),
                 policies,
                 authorizer: Authorizer::new(),
-                meta,
+                reasons,
+                positions,
                 agent_type,
                 skill_type,
                 action,
-                context_keys,
+                context_keys: ContextKeys(context_keys.map(|keys| keys.into_iter().collect())),
                 prepared: Bounded::new(),
                 decimals: Bounded::new(),
             }),
@@ -390,7 +462,7 @@ impl PolicyEngine {
 
     /// Number of policies across all documents.
     pub fn policy_count(&self) -> usize {
-        self.inner.meta.len()
+        self.inner.reasons.len()
     }
 
     /// Decides whether `request.agent` may invoke `request.skill`.
@@ -398,15 +470,37 @@ impl PolicyEngine {
     /// Never panics and never fails: a request that cannot be converted to
     /// Cedar values is denied with the reason in [`Decision::errors`].
     pub fn check(&self, request: &CheckRequest) -> Decision {
-        let deny = |errors: Vec<String>| Decision {
-            allowed: false,
-            reasons: Vec::new(),
-            errors,
-            skill: request.skill.name.clone(),
-        };
+        self.check_compiled(request)
+            .unwrap_or_else(|| self.check_cedar(request))
+    }
+
+    /// The compiled evaluator's decision; `None` when the envelope is not
+    /// compiled or the check would report an error (then Cedar answers).
+    pub(super) fn check_compiled(&self, request: &CheckRequest) -> Option<Decision> {
+        let verdict = self
+            .inner
+            .program
+            .as_ref()?
+            .evaluate(request, &self.inner.context_keys)
+            .ok()?;
+        Some(self.decision(request, verdict.allowed, verdict.reasons, Vec::new()))
+    }
+
+    /// Whether checks can take the compiled evaluator (the envelope stays
+    /// within the compiled subset of Cedar).
+    #[cfg(test)]
+    pub(super) fn is_compiled(&self) -> bool {
+        self.inner.program.is_some()
+    }
+
+    /// [`check`](Self::check) through cedar-policy's `Authorizer` only,
+    /// bypassing the compiled evaluator: the reference the compiled evaluator
+    /// is tested and benchmarked against.
+    #[doc(hidden)]
+    pub fn check_cedar(&self, request: &CheckRequest) -> Decision {
         let (cedar_request, prepared) = match self.build(request) {
             Ok(built) => built,
-            Err(error) => return deny(vec![error]),
+            Err(error) => return self.decision(request, false, Vec::new(), vec![error]),
         };
         let response = self.inner.authorizer.is_authorized(
             &cedar_request,
@@ -414,15 +508,30 @@ impl PolicyEngine {
             &prepared.entities,
         );
         let diagnostics = response.diagnostics();
-        let mut reasons: Vec<&PolicyMeta> = diagnostics
+        let mut positions: Vec<usize> = diagnostics
             .reason()
-            .filter_map(|id| self.inner.meta.get::<str>(id.as_ref()))
+            .filter_map(|id| self.inner.positions.get::<str>(id.as_ref()).copied())
             .collect();
-        reasons.sort_by_key(|m| m.order);
+        positions.sort_unstable();
         let errors = diagnostics.errors().map(ToString::to_string).collect();
+        let allowed = response.decision() == cedar_policy::Decision::Allow;
+        self.decision(request, allowed, positions, errors)
+    }
+
+    /// The decision naming the policies at `positions` (in envelope order).
+    fn decision(
+        &self,
+        request: &CheckRequest,
+        allowed: bool,
+        positions: Vec<usize>,
+        errors: Vec<String>,
+    ) -> Decision {
         Decision {
-            allowed: response.decision() == cedar_policy::Decision::Allow,
-            reasons: reasons.into_iter().map(|m| m.reason.clone()).collect(),
+            allowed,
+            reasons: positions
+                .into_iter()
+                .filter_map(|p| self.inner.reasons.get(p).cloned())
+                .collect(),
             errors,
             skill: request.skill.name.clone(),
         }
@@ -443,32 +552,15 @@ impl PolicyEngine {
             EntityUid::from_type_name_and_id(inner.agent_type.clone(), EntityId::new(&agent.id));
         let resource =
             EntityUid::from_type_name_and_id(inner.skill_type.clone(), EntityId::new(&skill.name));
-        let string = |s: &str| RestrictedExpression::new_string(s.to_string());
         let principal_entity = Entity::new(
             principal.clone(),
-            HashMap::from([
-                ("id".to_string(), string(&agent.id)),
-                ("name".to_string(), string(&agent.name)),
-                ("region".to_string(), string(&agent.region)),
-                ("promotion".to_string(), string(&agent.promotion)),
-            ]),
+            self.attributes(PRINCIPAL_ATTRIBUTES, principal_attributes(agent)),
             HashSet::new(),
         )
         .map_err(|e| format!("principal: {e}"))?;
-        let cost = self
-            .decimal(skill.cost_usd)
-            .map_err(|e| format!("skill.cost_usd: {e}"))?;
         let resource_entity = Entity::new(
             resource.clone(),
-            HashMap::from([
-                ("name".to_string(), string(&skill.name)),
-                ("kind".to_string(), string(skill.kind.as_str())),
-                (
-                    "external".to_string(),
-                    RestrictedExpression::new_bool(skill.external),
-                ),
-                ("cost_usd".to_string(), cost),
-            ]),
+            self.attributes(RESOURCE_ATTRIBUTES, resource_attributes(skill)?),
             HashSet::new(),
         )
         .map_err(|e| format!("resource: {e}"))?;
@@ -493,30 +585,43 @@ impl PolicyEngine {
         Ok(prepared)
     }
 
-    /// `decimal("…")` for `x`, rounded to 4 fractional digits (cached).
-    fn decimal(&self, x: f64) -> Result<RestrictedExpression, String> {
-        let key = x.to_bits();
-        if let Some(expr) = self.inner.decimals.read(|map| map.get(&key).cloned()) {
-            return Ok(expr);
+    /// An entity's attributes as Cedar expressions.
+    fn attributes(
+        &self,
+        names: [&str; 4],
+        values: [Attribute<'_>; 4],
+    ) -> HashMap<String, RestrictedExpression> {
+        names
+            .into_iter()
+            .zip(values)
+            .map(|(name, value)| {
+                let expr = match value {
+                    Attribute::String(s) => RestrictedExpression::new_string(s.to_string()),
+                    Attribute::Bool(b) => RestrictedExpression::new_bool(b),
+                    Attribute::Decimal(d) => self.decimal(d),
+                };
+                (name.to_string(), expr)
+            })
+            .collect()
+    }
+
+    /// `decimal("…")` for a value in ten-thousandths (cached).
+    fn decimal(&self, scaled: i64) -> RestrictedExpression {
+        if let Some(expr) = self.inner.decimals.read(|map| map.get(&scaled).cloned()) {
+            return expr;
         }
-        let expr = RestrictedExpression::new_decimal(decimal_text(x)?);
+        let expr = RestrictedExpression::new_decimal(format_decimal(scaled));
         self.inner
             .decimals
-            .write(|map| map.insert(key, expr.clone()));
-        Ok(expr)
+            .write(|map| map.insert(scaled, expr.clone()));
+        expr
     }
 
     fn build(&self, request: &CheckRequest) -> Result<(Request, Arc<Prepared>), String> {
         let prepared = self.prepared(&request.agent, &request.skill)?;
         let mut pairs = Vec::with_capacity(request.context.len() + 1);
         for (key, value) in &request.context {
-            if key == "run_cost_usd"
-                || self
-                    .inner
-                    .context_keys
-                    .as_ref()
-                    .is_some_and(|keys| !keys.contains(key))
-            {
+            if !self.inner.context_keys.converts(key) {
                 continue;
             }
             if let Some(expr) = self
@@ -526,10 +631,9 @@ impl PolicyEngine {
                 pairs.push((key.clone(), expr));
             }
         }
-        let run_cost = self
-            .decimal(request.run_cost_usd)
-            .map_err(|e| format!("run_cost_usd: {e}"))?;
-        pairs.push(("run_cost_usd".to_string(), run_cost));
+        let run_cost =
+            decimal_scaled(request.run_cost_usd).map_err(|e| format!("run_cost_usd: {e}"))?;
+        pairs.push(("run_cost_usd".to_string(), self.decimal(run_cost)));
         let context = Context::from_pairs(pairs).map_err(|e| format!("context: {e}"))?;
         let cedar_request = Request::new(
             prepared.principal.clone(),
@@ -552,16 +656,10 @@ impl PolicyEngine {
             Value::Null => return Ok(None),
             Value::Bool(b) => RestrictedExpression::new_bool(*b),
             Value::String(s) => RestrictedExpression::new_string(s.clone()),
-            Value::Number(n) => {
-                if !money && let Some(i) = n.as_i64() {
-                    RestrictedExpression::new_long(i)
-                } else if !money && n.is_u64() {
-                    return Err(format!("integer {n} is out of range for a Cedar Long"));
-                } else {
-                    let x = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
-                    self.decimal(x)?
-                }
-            }
+            Value::Number(n) => match json_number(n, money)? {
+                JsonNumber::Long(i) => RestrictedExpression::new_long(i),
+                JsonNumber::Decimal(d) => self.decimal(d),
+            },
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -592,30 +690,83 @@ fn type_name(name: &str) -> EntityTypeName {
     EntityTypeName::from_str(name).expect("valid entity type name")
 }
 
-fn is_money_key(key: &str) -> bool {
+/// Whether numbers under the JSON key `key` are money (always decimals).
+pub(super) fn is_money_key(key: &str) -> bool {
     key == "run_cost_usd" || key.ends_with("_usd")
 }
 
-/// Decimal text with 4 fractional digits for `x` (Rust's `{:.4}`: round half
-/// to even on the exact binary value), checked against Cedar's decimal range.
-pub(super) fn decimal_text(x: f64) -> Result<String, String> {
+/// A JSON number of the request context, typed as documented on
+/// [`CheckRequest`].
+pub(super) enum JsonNumber {
+    Long(i64),
+    /// A decimal, in ten-thousandths.
+    Decimal(i64),
+}
+
+/// Types the JSON number `n` (found under a money key when `money`).
+pub(super) fn json_number(n: &Number, money: bool) -> Result<JsonNumber, String> {
+    if !money && let Some(i) = n.as_i64() {
+        Ok(JsonNumber::Long(i))
+    } else if !money && n.is_u64() {
+        Err(format!("integer {n} is out of range for a Cedar Long"))
+    } else {
+        let x = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
+        decimal_scaled(x).map(JsonNumber::Decimal)
+    }
+}
+
+/// `x` as a Cedar decimal: a count of ten-thousandths, rounded half to even on
+/// the exact binary value of `x` (as Rust's `{:.4}` formatting rounds), and
+/// checked against Cedar's decimal range.
+pub(super) fn decimal_scaled(x: f64) -> Result<i64, String> {
     if !x.is_finite() {
         return Err(format!("{x} is not a finite number"));
     }
-    let text = if x.abs() < 1e16 {
-        format!("{x:.4}")
+    // |x| = mantissa × 2^exponent exactly.
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 {
+        (fraction, -1074)
     } else {
-        String::new()
+        (fraction | (1 << 52), biased - 1075)
     };
-    if text.is_empty() || !super::translate::decimal_in_range(&text) {
-        return Err(format!(
-            "{x} is out of range for a Cedar decimal (at most 922337203685477.5807 in magnitude)"
-        ));
-    }
-    // `-0.0000` parses fine in Cedar, but keep it tidy.
-    Ok(if text == "-0.0000" {
-        "0.0000".to_string()
+    // Below 2^67: the shifts and the rounding below cannot overflow.
+    let scaled = u128::from(mantissa) * 10_000;
+    let magnitude = if exponent >= 0 {
+        // 2^67 × 2^60 still fits; anything larger is out of range anyway.
+        (exponent <= 60).then(|| scaled << exponent)
+    } else if exponent > -128 {
+        let shift = exponent.unsigned_abs();
+        let quotient = scaled >> shift;
+        let remainder = scaled & ((1 << shift) - 1);
+        let half = 1 << (shift - 1);
+        let round_up = remainder > half || (remainder == half && quotient & 1 == 1);
+        Some(quotient + u128::from(round_up))
     } else {
-        text
+        Some(0)
+    };
+    let value = magnitude.and_then(|m| {
+        let m = i128::try_from(m).ok()?;
+        i64::try_from(if x.is_sign_negative() { -m } else { m }).ok()
+    });
+    value.ok_or_else(|| {
+        format!(
+            "{x} is out of range for a Cedar decimal (at most 922337203685477.5807 in magnitude)"
+        )
     })
+}
+
+/// Cedar decimal text with 4 fractional digits for a value in
+/// ten-thousandths, e.g. `-1.2500`.
+fn format_decimal(scaled: i64) -> String {
+    let sign = if scaled < 0 { "-" } else { "" };
+    let magnitude = scaled.unsigned_abs();
+    format!("{sign}{}.{:04}", magnitude / 10_000, magnitude % 10_000)
+}
+
+/// Decimal text with 4 fractional digits for `x`, as the Cedar path builds it.
+#[cfg(test)]
+pub(super) fn decimal_text(x: f64) -> Result<String, String> {
+    decimal_scaled(x).map(format_decimal)
 }

@@ -92,10 +92,46 @@
 //! [`Decision::errors`]) — so a `forbid` that errors does not deny. A request
 //! that cannot be converted (a non-finite or out-of-range number) is denied
 //! with the reason in [`Decision::errors`].
+//!
+//! # How a check is evaluated: compiled, with Cedar as the fallback
+//!
+//! [`PolicyEngine::new`] parses the envelope into a cedar-policy `PolicySet`
+//! once and also compiles every policy, from the syntax tree cedar-policy
+//! parsed (after the rewrites above), into the engine's own expression tree.
+//! [`PolicyEngine::check`] evaluates that tree directly against the
+//! [`CheckRequest`] (no Cedar entities, context or request are built; context
+//! attributes are converted per the typing rules above), with Cedar's
+//! semantics. The compiled subset is what envelopes use: scope constraints
+//! (`==`, `in`, `is`, `is … in`; entities have no parents, so `in` is
+//! equality), `when` / `unless`, bool / `Long` / string / entity / set /
+//! record literals, attribute access and `has`, `==` / `!=` (values of
+//! different types are unequal; decimals compare by value), `<` `<=` `>` `>=`
+//! and `+` `-` `*` on `Long` (overflow is an error), `!` `&&` `||` and
+//! `if … then … else` (short-circuiting, demanding booleans), `like`, `in`,
+//! `.contains()`, `.containsAll()`, `.containsAny()`, `.isEmpty()`,
+//! `decimal("…")` and its comparison methods.
+//!
+//! Cedar's `Authorizer` answers instead:
+//!
+//! * every check of an envelope that uses anything else (the `ip`, `datetime`
+//!   and `duration` extensions, entity tags, or nesting deeper than 32
+//!   levels; the scope of a policy that can never match, such as
+//!   `principal in Group::"…"`, drops it before its conditions are looked at);
+//! * a check in which the compiled evaluator meets an evaluation error (type
+//!   error, missing attribute or entity, overflow, malformed decimal) or a
+//!   request value that cannot be converted: the check is redone through
+//!   Cedar, so [`Decision::errors`] always carry Cedar's own messages.
+//!
+//! Either way the [`Decision`] is the same; the compiled evaluator is tested
+//! against Cedar on the shared decision vectors, on edge cases of each
+//! operator, and on random envelopes and requests.
 
+mod compiled;
 mod engine;
 mod translate;
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;
 

@@ -55,6 +55,31 @@ fn engine(docs: &[(&str, &str)]) -> PolicyEngine {
     }
 }
 
+/// `engine.check(request)`, asserting that it equals cedar-policy's answer
+/// (`check_cedar`) and that the compiled evaluator gave it whenever Cedar
+/// reports no error (with an error, the check must have gone through Cedar).
+pub(super) fn check(engine: &PolicyEngine, request: &CheckRequest) -> Decision {
+    let cedar = engine.check_cedar(request);
+    let compiled = engine.check_compiled(request);
+    assert!(engine.is_compiled(), "the envelope should compile");
+    if cedar.errors.is_empty() {
+        assert_eq!(
+            compiled.as_ref(),
+            Some(&cedar),
+            "compiled vs Cedar: {request:?}"
+        );
+    } else {
+        assert_eq!(
+            compiled, None,
+            "Cedar reports {:?}: {request:?}",
+            cedar.errors
+        );
+    }
+    let decision = engine.check(request);
+    assert_eq!(decision, cedar);
+    decision
+}
+
 fn reason_ids(decision: &Decision) -> Vec<&str> {
     decision
         .reasons
@@ -80,7 +105,7 @@ fn positions(diagnostics: &[Diagnostic]) -> Vec<(u32, u32)> {
 fn seed_policy_decisions() {
     let engine = engine(&[("po_01hzseed", SEED)]);
     for cost in [0.0, 0.49] {
-        let d = engine.check(&request("hubspot:contact:read", cost));
+        let d = check(&engine, &request("hubspot:contact:read", cost));
         assert!(d.allowed, "run cost {cost}: {}", d.explain());
         assert_eq!(reason_ids(&d), ["po_01hzseed#0"]);
         assert_eq!(d.reasons[0].document_id, "po_01hzseed");
@@ -90,14 +115,14 @@ fn seed_policy_decisions() {
         assert_eq!(d.explain(), "permitted by po_01hzseed#0 (line 1)");
     }
     for cost in [0.50, 0.51] {
-        let d = engine.check(&request("hubspot:contact:read", cost));
+        let d = check(&engine, &request("hubspot:contact:read", cost));
         assert!(!d.allowed, "run cost {cost}");
         assert!(d.reasons.is_empty());
         assert!(d.errors.is_empty(), "{:?}", d.errors);
     }
-    let d = engine.check(&request("hubspot:contact:enrich", 0.2));
+    let d = check(&engine, &request("hubspot:contact:enrich", 0.2));
     assert!(d.allowed);
-    let d = engine.check(&request("slack:post", 0.0));
+    let d = check(&engine, &request("slack:post", 0.0));
     assert!(!d.allowed);
     assert!(d.reasons.is_empty());
     assert_eq!(
@@ -165,8 +190,8 @@ fn seed_policy_unindented_means_the_same() {
         .map(|l| format!("{}\n", l.trim_start()))
         .collect();
     let engine = engine(&[("po_x", &text)]);
-    assert!(engine.check(&request("hubspot:contact:read", 0.49)).allowed);
-    assert!(!engine.check(&request("hubspot:contact:read", 0.5)).allowed);
+    assert!(check(&engine, &request("hubspot:contact:read", 0.49)).allowed);
+    assert!(!check(&engine, &request("hubspot:contact:read", 0.5)).allowed);
 }
 
 // ---------------------------------------------------------- forbid and permit
@@ -189,7 +214,7 @@ fn forbid_beats_permit() {
     assert_eq!(engine.policy_count(), 3);
     let mut req = request("slack:post", 0.0);
     req.skill.kind = SkillKind::Write;
-    let d = engine.check(&req);
+    let d = check(&engine, &req);
     assert!(!d.allowed);
     assert_eq!(reason_ids(&d), ["po_01hzguard#1"]);
     assert_eq!(d.reasons[0].effect, Effect::Forbid);
@@ -198,7 +223,7 @@ fn forbid_beats_permit() {
     assert_eq!(d.explain(), "forbidden by po_01hzguard#1 (line 5)");
 
     req.skill.external = false;
-    let d = engine.check(&req);
+    let d = check(&engine, &req);
     assert!(d.allowed);
     assert_eq!(reason_ids(&d), ["po_01hzallow#0", "po_01hzguard#0"]);
 }
@@ -206,7 +231,7 @@ fn forbid_beats_permit() {
 #[test]
 fn decision_serializes_snake_case() {
     let engine = engine(&[("po_a", "forbid(principal, action, resource);")]);
-    let d = engine.check(&request("x", 0.0));
+    let d = check(&engine, &request("x", 0.0));
     let json = serde_json::to_value(&d).expect("serialize");
     assert_eq!(
         json,
@@ -392,7 +417,7 @@ fn hierarchy_in_is_not_rewritten() {
             r#"forbid(principal in Group::"ops", action, resource);"#,
         ),
     ]);
-    let d = engine.check(&request("x", 0.0));
+    let d = check(&engine, &request("x", 0.0));
     assert!(d.allowed);
     assert!(d.errors.is_empty(), "{:?}", d.errors);
 }
@@ -416,7 +441,7 @@ fn strings_and_comments_are_not_rewritten() {
         request("x", 0.0),
         json!({"note": "0.50", "q": " in [\"a\"]", "r": "x\\"}),
     );
-    assert!(engine.check(&req).allowed);
+    assert!(check(&engine, &req).allowed);
 }
 
 #[test]
@@ -531,22 +556,14 @@ fn comparison_and_membership_evaluate() {
     };"#;
     let engine = engine(&[("po_e", doc)]);
     let base = json!({"a": 2, "n": 2, "limit_usd": 1, "ratio": 0.75});
-    let d = engine.check(&with_context(request("x", 0.0), base.clone()));
+    let d = check(&engine, &with_context(request("x", 0.0), base.clone()));
     assert!(d.allowed, "{}", d.explain());
     let mut other = base.clone();
     other["n"] = json!(4);
-    assert!(
-        !engine
-            .check(&with_context(request("x", 0.0), other))
-            .allowed
-    );
+    assert!(!check(&engine, &with_context(request("x", 0.0), other)).allowed);
     let mut other = base;
     other["ratio"] = json!(0.7501);
-    assert!(
-        !engine
-            .check(&with_context(request("x", 0.0), other))
-            .allowed
-    );
+    assert!(!check(&engine, &with_context(request("x", 0.0), other)).allowed);
 }
 
 #[test]
@@ -561,11 +578,11 @@ fn policy_lines_and_ids() {
     let doc = "@id(\"first\")\npermit(principal, action, resource)\nwhen { resource.kind == \"read\" };\n\n  forbid(principal, action, resource)\n  when { resource.name == \"rm\" };\npermit(principal, action, resource) when { context.run_cost_usd < 0.5 };";
     let engine = engine(&[("po_m", doc)]);
     assert_eq!(engine.policy_count(), 3);
-    let d = engine.check(&request("rm", 0.0));
+    let d = check(&engine, &request("rm", 0.0));
     assert!(!d.allowed);
     assert_eq!(reason_ids(&d), ["po_m#1"]);
     assert_eq!(d.reasons[0].line, 5);
-    let d = engine.check(&request("ls", 0.0));
+    let d = check(&engine, &request("ls", 0.0));
     assert_eq!(reason_ids(&d), ["po_m#0", "po_m#2"]);
     assert_eq!(d.reasons.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 7]);
 }
@@ -603,7 +620,7 @@ fn context_values_are_typed() {
         }),
     );
     req.skill = skill("x", SkillKind::Write, false, 0.01234);
-    let d = engine.check(&req);
+    let d = check(&engine, &req);
     assert!(d.allowed, "{} {:?}", d.explain(), d.errors);
 }
 
@@ -613,30 +630,36 @@ fn unconvertible_requests_fail_closed() {
         "po_all",
         "permit(principal, action, resource) unless { context has big || context has huge_usd };",
     )]);
-    let d = engine.check(&with_context(request("x", 0.0), json!({"big": u64::MAX})));
+    let d = check(
+        &engine,
+        &with_context(request("x", 0.0), json!({"big": u64::MAX})),
+    );
     assert!(!d.allowed);
     assert!(d.errors[0].contains("context.big"), "{:?}", d.errors);
     assert!(d.explain().contains("1 error(s)"));
 
     let mut req = request("x", f64::NAN);
-    let d = engine.check(&req);
+    let d = check(&engine, &req);
     assert!(!d.allowed);
     assert!(d.errors[0].contains("run_cost_usd"), "{:?}", d.errors);
 
     req.run_cost_usd = 0.0;
     req.skill.cost_usd = 1e300;
-    let d = engine.check(&req);
+    let d = check(&engine, &req);
     assert!(!d.allowed);
     assert!(d.errors[0].contains("cost_usd"), "{:?}", d.errors);
 
-    let d = engine.check(&with_context(request("x", 0.0), json!({"huge_usd": 1e20})));
+    let d = check(
+        &engine,
+        &with_context(request("x", 0.0), json!({"huge_usd": 1e20})),
+    );
     assert!(!d.allowed);
 
     // Attributes no policy reads are not converted, so they cannot fail.
-    let d = engine.check(&with_context(
-        request("x", 0.0),
-        json!({"unused": u64::MAX}),
-    ));
+    let d = check(
+        &engine,
+        &with_context(request("x", 0.0), json!({"unused": u64::MAX})),
+    );
     assert!(d.allowed, "{:?}", d.errors);
 }
 
@@ -670,9 +693,12 @@ fn context_keys_read_by_policies() {
         "po_w",
         r#"permit(principal, action, resource) when { context == {"run_cost_usd": 0.5, "x": 1} };"#,
     )]);
-    let d = engine.check(&with_context(request("x", 0.5), json!({"x": 1})));
+    let d = check(&engine, &with_context(request("x", 0.5), json!({"x": 1})));
     assert!(d.allowed, "{:?}", d.errors);
-    let d = engine.check(&with_context(request("x", 0.5), json!({"x": 1, "y": 2})));
+    let d = check(
+        &engine,
+        &with_context(request("x", 0.5), json!({"x": 1, "y": 2})),
+    );
     assert!(!d.allowed);
 }
 
@@ -687,12 +713,72 @@ fn decimal_rounding_is_half_even_on_the_binary_value() {
 }
 
 #[test]
+fn decimal_conversion_matches_rust_formatting() {
+    // The previous conversion: `{:.4}` (exact, half to even) and a range check
+    // on the text.
+    fn formatted(x: f64) -> Option<String> {
+        if !x.is_finite() || x.abs() >= 1e16 {
+            return None;
+        }
+        let text = format!("{x:.4}");
+        translate::decimal_in_range(&text).then(|| {
+            if text == "-0.0000" {
+                "0.0000".to_string()
+            } else {
+                text
+            }
+        })
+    }
+    let mut state = 0x0dec_1a1e_u64;
+    let mut next = move || {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut values = vec![
+        0.0,
+        -0.0,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::NAN,
+        f64::INFINITY,
+        // The doubles on either side of the largest decimal (…477.5807):
+        // …477.5 and …477.625.
+        922_337_203_685_477.5,
+        922_337_203_685_477.6,
+        -922_337_203_685_477.5,
+        -922_337_203_685_477.6,
+        1e16,
+        9.3e15,
+    ];
+    for _ in 0..20_000 {
+        let r = next();
+        let odd = (r >> 12) as i64 | 1;
+        values.extend([
+            // Arbitrary bit patterns (mostly far out of range or tiny).
+            f64::from_bits(r),
+            // Exact ties at the fifth fractional digit: odd multiples of 1/32.
+            (odd % (1 << 40)) as f64 / 32.0,
+            -((odd % (1 << 20)) as f64) / 32.0,
+            // Decimal-looking inputs of every magnitude.
+            (r % 2_000_000_000) as f64 / 10f64.powi((r >> 40) as i32 % 9) - 1e8,
+            (r >> 11) as f64 / 1e4,
+        ]);
+    }
+    for x in values {
+        assert_eq!(engine::decimal_text(x).ok(), formatted(x), "{x:e}");
+    }
+}
+
+#[test]
 fn evaluation_errors_are_reported_and_the_policy_skipped() {
     let engine = engine(&[(
         "po_err",
         "permit(principal, action, resource);\nforbid(principal, action, resource) when { context.missing == 1 };",
     )]);
-    let d = engine.check(&request("x", 0.0));
+    let d = check(&engine, &request("x", 0.0));
     assert!(d.allowed);
     assert_eq!(d.errors.len(), 1);
     assert!(d.errors[0].contains("po_err#1"), "{:?}", d.errors);
@@ -704,7 +790,7 @@ fn engine_is_shared_and_threadsafe() {
     assert_send_sync::<PolicyEngine>();
     let empty = PolicyEngine::new::<&str, &str>(&[]).expect("empty engine");
     assert_eq!(empty.policy_count(), 0);
-    assert!(!empty.check(&request("x", 0.0)).allowed);
+    assert!(!check(&empty, &request("x", 0.0)).allowed);
 
     let engine = engine(&[("po_01hzseed", SEED)]);
     let clone = engine.clone();
@@ -786,7 +872,7 @@ fn vectors_pass() {
             Err(e) => panic!("{}: {e}", set.name),
         };
         for case in &set.cases {
-            let d = engine.check(&case.request);
+            let d = check(&engine, &case.request);
             let label = format!("{} / {}", set.name, case.name);
             assert_eq!(d.allowed, case.expected.allowed, "{label}: {}", d.explain());
             assert_eq!(reason_ids(&d), case.expected.reasons, "{label}");

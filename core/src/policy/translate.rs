@@ -927,3 +927,74 @@ pub(crate) fn context_keys(cedar: &str) -> Option<Vec<String>> {
     }
     Some(keys)
 }
+
+/// An upper bound on the nesting depth of the expressions in Cedar text
+/// `cedar`, from its tokens. Within each element of a bracket (or each
+/// policy), a root-to-leaf path passes some of its `&&`, `||` and `if` nodes
+/// (each counted once) and then stays in one *piece* between them (operators
+/// binding tighter than `&&` cannot span it): the piece's other operators and
+/// keywords, plus its deepest bracket (or 1 for a leaf).
+pub(crate) fn nesting_bound(cedar: &str) -> usize {
+    /// One open bracket.
+    #[derive(Default)]
+    struct Group {
+        /// `&&`, `||` and `if` in the current element.
+        chain: usize,
+        /// Other operators and keywords in the current piece.
+        operators: usize,
+        /// Deepest bracket in the current piece.
+        nested: usize,
+        /// Deepest piece of the current element.
+        piece: usize,
+        /// Deepest element of the bracket so far.
+        deepest: usize,
+    }
+    impl Group {
+        fn end_piece(&mut self) {
+            self.piece = self.piece.max(self.operators + self.nested.max(1));
+            self.operators = 0;
+            self.nested = 0;
+        }
+        fn end_element(&mut self) {
+            self.end_piece();
+            self.deepest = self.deepest.max(self.chain + self.piece);
+            self.chain = 0;
+            self.piece = 0;
+        }
+    }
+    /// Closes the innermost open bracket, if any.
+    fn close(open: &mut Vec<Group>, top: &mut Group) -> bool {
+        let Some(mut inner) = open.pop() else {
+            return false;
+        };
+        inner.end_element();
+        let outer = open.last_mut().unwrap_or(top);
+        outer.nested = outer.nested.max(1 + inner.deepest);
+        true
+    }
+    let mut open: Vec<Group> = Vec::new();
+    let mut top = Group::default();
+    for t in tokenize(cedar) {
+        let group = open.last_mut().unwrap_or(&mut top);
+        match (t.kind, t.text(cedar)) {
+            (Kind::Punct, "(" | "[" | "{") => open.push(Group::default()),
+            (Kind::Punct, ")" | "]" | "}") => {
+                close(&mut open, &mut top);
+            }
+            (Kind::Punct, "," | ";") => group.end_element(),
+            (Kind::Punct, "&&" | "||") | (Kind::Ident, "if") => {
+                group.end_piece();
+                group.chain += 1;
+            }
+            (Kind::Ident, "then" | "else") => group.end_piece(),
+            (Kind::Punct, ":" | "::" | "@") => {}
+            (Kind::Punct, _) | (Kind::Ident, "in" | "has" | "like" | "is") => {
+                group.operators += 1;
+            }
+            _ => {}
+        }
+    }
+    while close(&mut open, &mut top) {}
+    top.end_element();
+    top.deepest
+}
