@@ -619,11 +619,11 @@ impl Ctx {
         mut stop: Option<&mut watch::Receiver<bool>>,
     ) -> Ready {
         let deadline = Instant::now() + self.spec.ready_timeout;
-        let mut last_probe = String::from("no attempt");
+        let mut last_probe: Option<String> = None;
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Ready::TimedOut(last_probe);
+                return Ready::TimedOut(last_probe.unwrap_or_else(|| "no attempt".into()));
             }
             let probe_timeout = (deadline - now).min(Duration::from_secs(2));
             tokio::select! {
@@ -632,8 +632,11 @@ impl Ctx {
                 _ = maybe_stop(&mut stop) => return Ready::Stopped,
                 r = probe(self.spec.netns.as_deref(), self.port, &self.spec.health_path, probe_timeout) => match r {
                     Ok(code) if code < 500 => return Ready::Yes,
-                    Ok(code) => last_probe = format!("status {code}"),
-                    Err(e) => last_probe = e,
+                    Ok(code) => last_probe = Some(format!("status {code}")),
+                    // A probe cut short by the deadline says nothing new: keep
+                    // the previous answer for the error.
+                    Err(_) if Instant::now() >= deadline && last_probe.is_some() => {}
+                    Err(e) => last_probe = Some(e),
                 },
             }
             let pause = self
