@@ -96,8 +96,9 @@
 //! proxy. This module provides the policy and the proxy; the runtime also
 //! places apps and services in a network namespace of their own where the
 //! machine permits it ([`crate::executor::netns`], [`EgressProxy::start_on`]
-//! with a listener inside it), which closes the first four holes (Unix
-//! sockets in the file system stay reachable). Without one, treat this as
+//! with a listener inside it) and drops the process's privileges, which
+//! closes the first four holes (Unix sockets in the file system stay
+//! reachable). Without one, treat this as
 //! guard rails for well-behaved software and as an audit log, not as a
 //! sandbox.
 //!
@@ -146,6 +147,10 @@ pub enum EgressError {
         /// How many entries were given.
         count: usize,
     },
+    /// The listener handed to [`EgressProxy::start_on`] has no local address.
+    #[error("egress proxy listener has no local address: {0}")]
+    Listener(io::Error),
+
     /// Binding the listener failed.
     #[error("egress proxy could not bind {addr}: {source}")]
     Bind {
@@ -765,10 +770,7 @@ impl EgressProxy {
         listener: TcpListener,
         config: EgressConfig,
     ) -> Result<EgressProxy, EgressError> {
-        let addr = listener.local_addr().map_err(|source| EgressError::Bind {
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            source,
-        })?;
+        let addr = listener.local_addr().map_err(EgressError::Listener)?;
         if !addr.ip().is_loopback() {
             tracing::warn!(proxy = %config.name, %addr, "egress proxy listening on a non-loopback address");
         }

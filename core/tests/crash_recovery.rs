@@ -571,10 +571,17 @@ async fn a_persistent_app_left_by_a_killed_server_is_replaced_not_duplicated() {
         });
 }
 
+/// The processes carrying deployment `id`.
+fn processes_of(id: &str) -> Vec<u32> {
+    heroa::executor::processes_with_env(heroa::runtime::DEPLOYMENT_ENV)
+        .into_iter()
+        .filter(|(_, v)| v == id)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
 async fn app_scenario() {
-    use heroa::executor::processes_with_env;
     use heroa::protocol::{DeployRequest, DeploymentStatus};
-    use heroa::runtime::DEPLOYMENT_ENV;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("heroa.db");
@@ -582,7 +589,7 @@ async fn app_scenario() {
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(
         app.join("server.py"),
-        "import http.server, os\nhttp.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
+        "import http.server, os, signal\nif os.environ.get('STUBBORN'): signal.signal(signal.SIGTERM, signal.SIG_IGN)\nhttp.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
     )
     .unwrap();
 
@@ -598,7 +605,7 @@ async fn app_scenario() {
         })
         .await
         .expect("deploy");
-    let first = processes_with_env(DEPLOYMENT_ENV, &dep.id);
+    let first = processes_of(&dep.id);
     let recorded = server
         .client()
         .deployments()
@@ -607,9 +614,49 @@ async fn app_scenario() {
         .expect("get");
     assert_eq!(first.len(), 1, "one process carries the deployment id");
 
+    // A second app ignores SIGTERM, so its delete waits out the stop grace period:
+    // the kill lands after `stopped` is recorded and before the process is gone.
+    let stubborn = server
+        .client()
+        .deploy(DeployRequest {
+            mode: "app".into(),
+            ttl: Some("persistent".into()),
+            source: Some(
+                json!({"path": app, "command": ["sh", "-c", "STUBBORN=1 exec python3 server.py"]}),
+            ),
+            ..Default::default()
+        })
+        .await
+        .expect("deploy the stubborn app");
+    let deleting = tokio::spawn({
+        let client = server.client();
+        let id = stubborn.id.clone();
+        async move { client.deployments().delete(&id).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server
+        .client()
+        .deployments()
+        .get(&stubborn.id)
+        .await
+        .expect("get")
+        .status
+        != DeploymentStatus::Stopped
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the delete records `stopped` first"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stubborn_pids = processes_of(&stubborn.id);
+    assert_eq!(stubborn_pids.len(), 1, "still in its grace period");
+
     server.kill();
+    deleting.abort();
+    assert_eq!(processes_of(&stubborn.id), stubborn_pids);
     assert_eq!(
-        processes_with_env(DEPLOYMENT_ENV, &dep.id),
+        processes_of(&dep.id),
         first,
         "the app outlives a server killed with SIGKILL"
     );
@@ -619,7 +666,7 @@ async fn app_scenario() {
     let client = server.client();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let now = processes_with_env(DEPLOYMENT_ENV, &dep.id);
+        let now = processes_of(&dep.id);
         let restored = client.deployments().get(&dep.id).await.expect("get");
         let status = restored.status;
         // Restored: a new process, and the record saved again (new gateway URL).
@@ -637,14 +684,25 @@ async fn app_scenario() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The deleted app's leftover is stopped too, and its deployment stays stopped.
+    assert!(processes_of(&stubborn.id).is_empty());
+    assert_eq!(
+        client
+            .deployments()
+            .get(&stubborn.id)
+            .await
+            .expect("get")
+            .status,
+        DeploymentStatus::Stopped
+    );
 
     client.deployments().delete(&dep.id).await.expect("delete");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_with_env(DEPLOYMENT_ENV, &dep.id).is_empty() {
+    while !processes_of(&dep.id).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the deleted app's process stopped: {:?} (first {first:?}); {:?}; server log:\n{}",
-            processes_with_env(DEPLOYMENT_ENV, &dep.id),
+            processes_of(&dep.id),
             client.deployments().get(&dep.id).await.expect("get"),
             server.log_text()
         );

@@ -1008,8 +1008,9 @@ async fn a_deployment_deleted_while_it_starts_leaves_nothing_running() {
         DeploymentStatus::Stopped
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !heroa::executor::processes_with_env(heroa::runtime::DEPLOYMENT_ENV, &starting.id)
-        .is_empty()
+    while heroa::executor::processes_with_env(heroa::runtime::DEPLOYMENT_ENV)
+        .iter()
+        .any(|(_, id)| *id == starting.id)
     {
         assert!(
             std::time::Instant::now() < deadline,

@@ -144,6 +144,65 @@ pub(crate) fn apply_rlimits_in_child(limits: &[(RlimitResource, u64)]) -> std::i
     Ok(())
 }
 
+/// Drops every privilege the child could inherit, between fork and exec
+/// (async-signal-safe calls only): `PR_SET_NO_NEW_PRIVS` (no setuid or file
+/// capability gains at exec), every capability out of the bounding set (so a
+/// uid-0 child gets none at exec either), and the current capability sets
+/// cleared. The process can then not leave its network namespace (`setns`
+/// needs `CAP_SYS_ADMIN`), trace the runtime, or lift its own limits.
+/// Unprivileged runtimes have nothing to drop: `EPERM` from the bounding-set
+/// drop is ignored.
+pub(crate) fn drop_privileges_in_child() -> std::io::Result<()> {
+    // SAFETY: prctl/syscall with constant arguments and pointers to locals.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Capability numbers past the kernel's last one answer EINVAL.
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                match *libc::__errno_location() {
+                    libc::EINVAL => break,
+                    libc::EPERM => break,
+                    _ => return Err(std::io::Error::last_os_error()),
+                }
+            }
+        }
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: libc::c_int,
+        }
+        #[repr(C)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+        let header = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let empty = [
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+        ];
+        if libc::syscall(libc::SYS_capset, &header, empty.as_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Moves the calling process (the child, before exec) into the cgroup whose
 /// `cgroup.procs` is open as `fd`: writing "0" moves the writer.
 pub(crate) fn join_cgroup_in_child(fd: RawFd) -> std::io::Result<()> {
@@ -338,18 +397,25 @@ impl Cgroup {
 
     /// Kills every process in the group: `cgroup.kill` (cgroup v2, Linux ≥
     /// 5.14), else SIGKILL to each pid listed in `cgroup.procs`.
+    /// Under v1 the listing is read again until it is empty (bounded), so
+    /// processes forked meanwhile go too.
     pub(crate) fn kill_all(&self) {
         for path in &self.paths {
             if std::fs::write(path.join("cgroup.kill"), "1").is_ok() {
                 continue;
             }
-            let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
-            for pid in pids
-                .lines()
-                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
-            {
-                // SAFETY: kill(2) with a pid read from the group; no memory involved.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            for _ in 0..20 {
+                let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+                let pids: Vec<libc::pid_t> =
+                    pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                if pids.is_empty() {
+                    break;
+                }
+                for pid in pids {
+                    // SAFETY: kill(2) with a pid read from the group; no memory involved.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
     }
@@ -444,7 +510,9 @@ pub(crate) fn parse_v1_hierarchies(
         if fs.next() != Some("cgroup") {
             continue;
         }
-        let (Some(mount), Some(options)) = (left.split_whitespace().nth(4), fs.nth(1)) else {
+        let mut fields = left.split_whitespace();
+        let (Some(root), Some(mount), Some(options)) = (fields.nth(3), fields.next(), fs.nth(1))
+        else {
             continue;
         };
         let controllers: Vec<String> = options
@@ -452,13 +520,22 @@ pub(crate) fn parse_v1_hierarchies(
             .filter(|o| ["memory", "cpu", "pids"].contains(o))
             .map(str::to_string)
             .collect();
-        // This process's path in the hierarchy: the `N:<controllers>:<path>` line.
+        // This process's path in the hierarchy: the `N:<controllers>:<path>` line,
+        // relative to what is mounted (a container may see only its own subtree,
+        // mounted at the mount point).
         let own = membership.lines().find_map(|l| {
             let mut parts = l.splitn(3, ':');
             let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
-            list.split(',')
-                .any(|c| controllers.iter().any(|x| x == c))
-                .then(|| path.to_string())
+            if !list.split(',').any(|c| controllers.iter().any(|x| x == c)) {
+                return None;
+            }
+            let relative = if root == "/" {
+                path
+            } else {
+                path.strip_prefix(root)
+                    .filter(|rest| rest.is_empty() || rest.starts_with('/'))?
+            };
+            Some(if relative.is_empty() { "/" } else { relative }.to_string())
         });
         if let (false, Some(own)) = (controllers.is_empty(), own) {
             out.push((controllers, PathBuf::from(mount), own));

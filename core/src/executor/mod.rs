@@ -32,7 +32,7 @@ pub use source::{
 };
 pub use supervisor::{
     DEFAULT_LOG_LINES, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_GRACE, ProcessState, ProcessStatus,
-    RestartPolicy, SpawnSpec, Supervised, Supervisor, kill_processes_with_env, processes_with_env,
+    RestartPolicy, SpawnSpec, Supervised, Supervisor, kill_process_group, processes_with_env,
 };
 
 /// How a prepared deployment is started.

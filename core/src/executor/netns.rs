@@ -2,7 +2,9 @@
 //!
 //! A [`Netns`] is a new, anonymous Linux network namespace holding nothing but
 //! its own loopback interface: no route leaves it, so a process placed in it
-//! can open sockets only to what listens *inside* the namespace. The runtime
+//! can open sockets only to what listens *inside* the namespace. (The
+//! supervisor also drops every privilege of the process, without which it
+//! could `setns` back into the runtime's namespace.) The runtime
 //! puts two things there:
 //!
 //! - the deployment's egress proxy ([`Netns::listen`]): its listening socket
@@ -28,7 +30,6 @@ use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
 use std::sync::mpsc;
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -44,7 +45,7 @@ pub struct Netns {
     /// `/proc/thread-self/ns/net` of that thread: what a child process joins.
     file: File,
     /// Jobs run on the thread inside the namespace.
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for Netns {
@@ -79,31 +80,31 @@ impl Netns {
         let file = ready_rx
             .recv()
             .map_err(|_| io::Error::other("the network namespace thread ended early"))??;
-        Ok(Netns {
-            file,
-            jobs: Mutex::new(jobs),
-        })
+        Ok(Netns { file, jobs })
     }
 
-    /// Runs `f` on the thread inside the namespace and returns its result.
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move || {
-            let _ = tx.send(f());
-        });
-        let sent = match self.jobs.lock() {
-            Ok(jobs) => jobs.send(job),
-            Err(poisoned) => poisoned.into_inner().send(job),
-        };
-        sent.map_err(|_| io::Error::other("the network namespace thread has ended"))?;
-        rx.recv()
-            .map_err(|_| io::Error::other("the network namespace thread has ended"))
+    /// Runs `f` on the thread inside the namespace; awaits its result without
+    /// blocking the caller's thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let ended = || io::Error::other("the network namespace thread has ended");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| ended())?;
+        rx.await.map_err(|_| ended())
     }
 
     /// A TCP listener bound to `addr` inside the namespace. Call from a Tokio
     /// runtime.
-    pub fn listen(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        let listener = self.run(move || std::net::TcpListener::bind(addr))??;
+    pub async fn listen(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let listener = self
+            .run(move || std::net::TcpListener::bind(addr))
+            .await??;
         listener.set_nonblocking(true)?;
         TcpListener::from_std(listener)
     }
@@ -111,7 +112,7 @@ impl Netns {
     /// Connects to `addr` as seen from inside the namespace.
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         let ipv6 = addr.is_ipv6();
-        let fd = self.run(move || new_stream_socket(ipv6))??;
+        let fd = self.run(move || new_stream_socket(ipv6)).await??;
         TcpSocket::from_std_stream(std::net::TcpStream::from(fd))
             .connect(addr)
             .await

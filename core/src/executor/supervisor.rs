@@ -217,7 +217,7 @@ impl Supervisor {
         let task = tokio::spawn(watch_loop(ctx.clone(), guard, proc, state_tx, stop_rx));
         Ok(Supervised {
             port: forward.as_ref().map_or(ctx.port, |f| f.addr().port()),
-            _forward: forward,
+            forward,
             state_rx,
             stop_tx,
             task: Some(task),
@@ -232,7 +232,7 @@ impl Supervisor {
 pub struct Supervised {
     port: u16,
     /// Publishes the namespace's port on the host (network namespace only).
-    _forward: Option<PortForward>,
+    forward: Option<PortForward>,
     state_rx: watch::Receiver<ProcessState>,
     stop_tx: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -293,6 +293,7 @@ impl Supervised {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.forward = None; // releases the host port
         self.state()
     }
 }
@@ -574,20 +575,24 @@ impl Ctx {
         let procs_fds: Vec<std::os::fd::RawFd> = procs.iter().map(limits::raw_fd).collect();
         let rlimits = self.rlimits.clone();
         let enter_netns = self.spec.netns.as_ref().map(|n| n.enter_in_child());
-        if !procs_fds.is_empty() || !rlimits.is_empty() || enter_netns.is_some() {
-            // SAFETY: the closure only calls setns(2), write(2) and
-            // setrlimit(2), all async-signal-safe, and allocates nothing.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if let Some(enter) = &enter_netns {
-                        enter()?;
-                    }
-                    for &fd in &procs_fds {
-                        limits::join_cgroup_in_child(fd)?;
-                    }
-                    limits::apply_rlimits_in_child(&rlimits)
-                });
-            }
+        // A container engine CLI (rootful podman) needs its privileges.
+        let drop_privileges = self.container.is_none();
+        // SAFETY: the closure only calls setns(2), write(2), setrlimit(2),
+        // prctl(2) and capset(2), all async-signal-safe, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(enter) = &enter_netns {
+                    enter()?;
+                }
+                for &fd in &procs_fds {
+                    limits::join_cgroup_in_child(fd)?;
+                }
+                limits::apply_rlimits_in_child(&rlimits)?;
+                if drop_privileges {
+                    limits::drop_privileges_in_child()?;
+                }
+                Ok(())
+            });
         }
         let mut child = cmd.spawn().map_err(|source| ExecutorError::Spawn {
             command: self.spec.command.display(),
@@ -925,36 +930,36 @@ fn state_and_group(pid: libc::pid_t) -> Option<(char, libc::pid_t)> {
 }
 
 /// Live processes (zombies excluded) other than this one whose environment
-/// holds `key=value`, found through `/proc/<pid>/environ`.
-pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
-    let marker = format!("{key}={value}");
+/// sets `key`, with its value: `(pid, value)`, found through
+/// `/proc/<pid>/environ` (only the processes this one may read).
+pub fn processes_with_env(key: &str) -> Vec<(u32, String)> {
+    let prefix = format!("{key}=");
     let own = std::process::id() as libc::pid_t;
     all_pids()
         .filter(|&pid| pid != own)
-        .filter(|&pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        .filter_map(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let value = environ
+                .split(|&b| b == 0)
+                .find_map(|v| v.strip_prefix(prefix.as_bytes()))?;
+            let value = String::from_utf8_lossy(value).into_owned();
+            let (state, _) = state_and_group(pid)?;
+            (state != 'Z' && state != 'X').then_some((pid as u32, value))
         })
-        .filter(|&pid| state_and_group(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X'))
-        .map(|pid| pid as u32)
         .collect()
 }
 
-/// SIGKILL to every process [`processes_with_env`] finds, and to its process
-/// group: what a runtime killed with `kill -9` left running. Returns their pids.
-pub fn kill_processes_with_env(key: &str, value: &str) -> Vec<u32> {
-    let pids = processes_with_env(key, value);
-    for &pid in &pids {
-        let pid = pid as libc::pid_t;
-        if let Some((_, pgrp)) = state_and_group(pid)
-            && pgrp == pid
-        {
-            signal_group(pgrp, libc::SIGKILL);
-        }
-        // SAFETY: kill(2) with a pid just read from /proc; no memory involved.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+/// SIGKILL to a process and, when it leads one, its process group (what a
+/// runtime killed with `kill -9` left running).
+pub fn kill_process_group(pid: u32) {
+    let pid = pid as libc::pid_t;
+    if let Some((_, pgrp)) = state_and_group(pid)
+        && pgrp == pid
+    {
+        signal_group(pgrp, libc::SIGKILL);
     }
-    pids
+    // SAFETY: kill(2) with a pid read from /proc; no memory involved.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
 fn free_port() -> Result<u16> {

@@ -30,6 +30,16 @@ class H(http.server.BaseHTTPRequestHandler):
 after = os.environ.get("CRASH_AFTER")
 if after:
     threading.Timer(float(after), lambda: os._exit(2)).start()
+if os.environ.get("ESCAPE"):
+    # Try to join the parent's (the runtime's) network namespace.
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        fd = os.open("/proc/%d/ns/net" % os.getppid(), os.O_RDONLY)
+        ok = libc.setns(fd, 0x40000000) == 0
+        print("escape:", "joined" if ok else "setns " + os.strerror(ctypes.get_errno()), flush=True)
+    except OSError as e:
+        print("escape: open", e.strerror, flush=True)
 if os.environ.get("BURN"):
     def burn():
         while True:
@@ -1122,6 +1132,22 @@ fn cgroup_v1_hierarchies_are_read_from_mountinfo() {
 }
 
 #[test]
+fn cgroup_v1_paths_are_relative_to_what_a_container_mounts() {
+    // A container without a cgroup namespace: its own subtree is mounted.
+    let mountinfo = "40 31 0:30 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                     41 31 0:31 /other /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+    let membership = "5:memory:/docker/abc/app\n4:pids:/docker/abc\n";
+    let found = limits::parse_v1_hierarchies(mountinfo, membership);
+    assert_eq!(
+        found.len(),
+        1,
+        "pids: our group is not under what is mounted"
+    );
+    assert_eq!(found[0].1, PathBuf::from("/sys/fs/cgroup/memory"));
+    assert_eq!(found[0].2, "/app");
+}
+
+#[test]
 fn cgroup_v1_groups_are_created_per_hierarchy_with_limits() {
     // Fake v1 hierarchies: plain directories, as the kernel's would look.
     let root = tempfile::tempdir().unwrap();
@@ -1166,13 +1192,16 @@ fn cgroup_v1_groups_are_created_per_hierarchy_with_limits() {
     assert!(err.contains("no cgroup v1 hierarchy for pids"), "{err}");
 }
 
-/// CPU time (user + system, in clock ticks) of a process.
-fn cpu_ticks(pid: u32) -> u64 {
+/// CPU time (user + system) of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / per_second as f64
 }
 
 #[tokio::test]
@@ -1189,10 +1218,10 @@ async fn a_cpu_bound_process_is_held_to_its_cpu_bandwidth() {
         return;
     }
     let pid = sup.pid().unwrap();
-    let before = cpu_ticks(pid);
+    let before = cpu_seconds(pid);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let used = (cpu_ticks(pid) - before) as f64 / 100.0;
+    let used = cpu_seconds(pid) - before;
     let share = used / started.elapsed().as_secs_f64();
     eprintln!("cpu share under the limit: {share:.2} ({})", applied.detail);
     // 0.3 of a core (plus one scheduling period of slack), where a free spinning
@@ -1345,6 +1374,7 @@ async fn a_namespace_reaches_only_what_listens_inside_it() {
     // connection from inside reaches the inside listener.
     let inside = ns
         .listen(std::net::SocketAddr::from(([127, 0, 0, 1], host_port)))
+        .await
         .unwrap();
     let accept = tokio::spawn(async move { inside.accept().await.map(|_| ()) });
     let mut stream = ns
@@ -1400,6 +1430,45 @@ async fn a_process_in_a_namespace_is_published_on_a_forwarded_host_port() {
     );
     sup.stop().await;
     assert_eq!(get(sup.port(), "/").await, None);
+}
+
+/// A `Cap…:` or `NoNewPrivs:` line of `/proc/<pid>/status`.
+fn status_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_process_keeps_no_privileges_and_cannot_leave_its_namespace() {
+    let Some(ns) = namespace_or_skip() else {
+        return;
+    };
+    let dir = app_dir();
+    let mut spec = fast_spec(dir.path(), server_cmd());
+    spec.env = vec![("ESCAPE".into(), "1".into())];
+    spec.netns = Some(ns);
+    let mut sup = Supervisor::start(spec).await.unwrap();
+    let pid = sup.pid().unwrap();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status_field(pid, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    let escape = sup
+        .logs()
+        .into_iter()
+        .find(|l| l.starts_with("escape:"))
+        .expect("the attempt is logged");
+    assert!(!escape.contains("joined"), "{escape}");
+    assert!(
+        escape.contains("not permitted") || escape.contains("denied"),
+        "{escape}"
+    );
+    sup.stop().await;
 }
 
 #[test]

@@ -122,7 +122,7 @@ pub struct Deployment {
     pub url: Option<String>,
     /// Alongside `url`, when the runtime's gateway also listens for plain HTTP
     /// (`GatewaySettings::http_addr`, `heroa serve --gateway-http-addr`):
-    /// `http://<id>.<domain>:<port>`, for local use without TLS.
+    /// `http://<id>.<domain>[:<port>]`, for local use without TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_url: Option<String>,
     /// Service mode: `heroa://<workspace>/svc/<id>`.

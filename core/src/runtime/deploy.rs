@@ -168,21 +168,27 @@ impl Runtime {
         if let Err(e) = started {
             dep.status = DeploymentStatus::Failed;
             dep.error = Some(e.message().to_string());
-            self.save_deployment(ws, &dep)?;
             // Nothing is left running; the failed record stays for the log, under
-            // neither its name nor its key so a corrected deploy can reuse them.
-            self.inner.store.exec(
-                "UPDATE deployments SET name = id, idempotency_key = NULL WHERE id = ?1",
-                [&dep.id],
-            )?;
+            // neither its name nor its key so a corrected deploy can reuse them
+            // (unless it was deleted meanwhile: it then stays stopped).
+            if self.save_if_live(ws, &dep)? {
+                self.inner.store.exec(
+                    "UPDATE deployments SET name = id, idempotency_key = NULL WHERE id = ?1",
+                    [&dep.id],
+                )?;
+            }
             return Err(e);
         }
         dep.status = DeploymentStatus::Running;
         dep.updated_at = self.inner.clock.now_rfc3339();
         if !self.save_if_live(ws, &dep)? {
-            // Deleted while it was starting: what was started goes too.
-            self.stop_process(&dep, DeploymentStatus::Stopped).await;
-            return self.get_deployment(ws, &dep.id);
+            // Ended (deleted, or expired) while it was starting: what was started
+            // goes too.
+            let current = self.get_deployment(ws, &dep.id)?;
+            if let Some(stopping) = self.stop_process(&current, current.status).await {
+                let _ = stopping.await;
+            }
+            return Ok(current);
         }
         self.inner.deployments_changed.notify_one();
         Ok(dep)

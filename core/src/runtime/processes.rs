@@ -20,12 +20,14 @@
 //! sockets, reaches no network address — not the internet, not the machine's other
 //! services, not even the host's loopback (Unix sockets in the file system stay
 //! reachable: there is no file-system sandbox). The runtime reaches the process through a port it
-//! forwards from the host loopback. `limits.network` in the deployment says which
-//! applies: `namespace`, or `host` when there is nothing to enforce (`egress: open`),
-//! for container images (the engine's own network applies) and where the machine
-//! does not permit a namespace. On the host network the allow-list binds only the
-//! clients that honour the proxy variables; a process that ignores them can reach
-//! any address the machine can.
+//! forwards from the host loopback, and the process keeps no privileges (no
+//! capabilities, `no_new_privs`), so it cannot `setns` its way out. `limits.network`
+//! in the deployment says which applies: `namespace`; `container` for container
+//! images (the engine's own network applies, and the egress policy binds only
+//! clients that honour the proxy variables); or `host` when there is nothing to
+//! enforce (`egress: open`) and where the machine does not permit a namespace. On the
+//! host network the allow-list binds only the clients that honour the proxy
+//! variables; a process that ignores them can reach any address the machine can.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -286,26 +288,33 @@ impl Runtime {
         .map_err(|e| Error::invalid("policy.egress", e.to_string()))?;
         let netns = network_namespace(&egress, &prepared.command);
         let proxy_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let listener = match &netns {
-            Some(netns) => netns.listen(proxy_addr),
-            None => tokio::net::TcpListener::bind(proxy_addr).await,
+        let (listener, place) = match &netns {
+            Some(netns) => (
+                netns.listen(proxy_addr).await,
+                "in the deployment's network namespace",
+            ),
+            None => (
+                tokio::net::TcpListener::bind(proxy_addr).await,
+                "on the host loopback",
+            ),
         };
-        let proxy = listener
-            .map_err(|e| crate::egress::EgressError::Bind {
-                addr: proxy_addr,
-                source: e,
-            })
-            .and_then(|l| EgressProxy::start_on(egress, l, EgressConfig::default()))
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot start the egress proxy: {e}"),
-                )
-            })?;
+        let unavailable = |e: &dyn std::fmt::Display| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot start the egress proxy {place}: {e}"),
+            )
+        };
+        let proxy = listener.map_err(|e| unavailable(&e)).and_then(|l| {
+            EgressProxy::start_on(egress, l, EgressConfig::default()).map_err(|e| unavailable(&e))
+        })?;
         let mut spec = SpawnSpec::from_prepared(&prepared);
         spec.env = proxy.env();
         spec.env.push((DEPLOYMENT_ENV.to_string(), dep.id.clone()));
-        let network = if netns.is_some() { "namespace" } else { "host" };
+        let network = match (&netns, &prepared.command) {
+            (Some(_), _) => "namespace",
+            (None, StartCommand::Container { .. }) => "container",
+            (None, _) => "host",
+        };
         spec.netns = netns;
         spec.limits = tier_limits(dep.resource_tier);
         // Local TCP probes are cheap: poll often so a fast app is live in milliseconds.
@@ -480,12 +489,13 @@ impl Runtime {
         Ok(format!("http://127.0.0.1:{}", l.process.port()))
     }
 
-    /// After a restart: bring back live apps and services (expired ones are reaped).
+    /// After a restart: stop what a runtime killed with -9 left running, then bring
+    /// back live apps and services (expired ones are reaped).
     pub(super) fn restore_processes(&self) {
         let rows: Vec<(String, String, String)> = {
             let conn = self.inner.store.conn();
             let Ok(mut stmt) = conn.prepare(
-                "SELECT workspace_id, data, prepared FROM deployments WHERE status IN ('starting', 'running') AND prepared IS NOT NULL",
+                "SELECT workspace_id, data, prepared FROM deployments WHERE prepared IS NOT NULL AND status IN ('starting', 'running')",
             ) else {
                 return;
             };
@@ -493,49 +503,94 @@ impl Runtime {
                 .map(|rows| rows.filter_map(std::result::Result::ok).collect())
                 .unwrap_or_default()
         };
-        for (ws, data, prepared) in rows {
-            let rt = self.clone();
-            self.inner.tokio.spawn(async move {
-                let (Ok(mut dep), Ok(saved)) = (
-                    serde_json::from_str::<Deployment>(&data),
-                    serde_json::from_str::<Value>(&prepared),
-                ) else {
-                    return;
-                };
-                // A runtime killed with -9 left its processes running: stop them
-                // before starting afresh (or reaping).
-                let left = executor::kill_processes_with_env(DEPLOYMENT_ENV, &dep.id);
-                if !left.is_empty() {
-                    tracing::info!(deployment = %dep.id, pids = ?left, "stopped processes left by the previous runtime");
+        let ever_ran: i64 = self
+            .inner
+            .store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM deployments WHERE json_extract(data, '$.mode') != 'agent'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if ever_ran == 0 {
+            return;
+        }
+        let rt = self.clone();
+        self.inner.tokio.spawn(async move {
+            rt.stop_leftovers().await;
+            for (ws, data, prepared) in rows {
+                let rt = rt.clone();
+                tokio::spawn(async move { rt.restore_process(&ws, &data, &prepared).await });
+            }
+        });
+    }
+
+    /// Kills the processes of this store's deployments that are still running
+    /// although no runtime supervises them (left by one killed with -9, whatever
+    /// their deployment's status now), found by [`DEPLOYMENT_ENV`].
+    async fn stop_leftovers(&self) {
+        let found = tokio::task::spawn_blocking(|| executor::processes_with_env(DEPLOYMENT_ENV))
+            .await
+            .unwrap_or_default();
+        for (pid, id) in found {
+            let ours = self
+                .inner
+                .store
+                .conn()
+                .query_row(
+                    "SELECT COUNT(*) FROM deployments WHERE id = ?1",
+                    [&id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .is_ok_and(|n| n == 1);
+            if ours {
+                executor::kill_process_group(pid);
+                tracing::info!(deployment = %id, pid, "stopped a process left by the previous runtime");
+            }
+        }
+    }
+
+    async fn restore_process(&self, ws: &str, data: &str, prepared: &str) {
+        let (Ok(mut dep), Ok(saved)) = (
+            serde_json::from_str::<Deployment>(data),
+            serde_json::from_str::<Value>(prepared),
+        ) else {
+            return;
+        };
+        let now = self.inner.clock.now_ms();
+        if dep
+            .expires_at
+            .as_deref()
+            .and_then(crate::clock::parse_rfc3339)
+            .is_some_and(|t| t <= now)
+        {
+            return; // the reaper marks it expired
+        }
+        let Ok(p) = serde_json::from_value::<executor::Prepared>(saved["prepared"].clone()) else {
+            return;
+        };
+        let health = saved["health_path"].as_str().map(str::to_string);
+        let public = saved["public"].as_bool().unwrap_or(false);
+        match self.start_process(ws, &mut dep, p, health, public).await {
+            Ok(()) => dep.error = None,
+            Err(e) => {
+                dep.status = DeploymentStatus::Failed;
+                dep.error = Some(format!("could not be restarted: {}", e.message()));
+            }
+        }
+        dep.updated_at = self.inner.clock.now_rfc3339();
+        match self.save_if_live(ws, &dep) {
+            Ok(true) => {}
+            // Ended (deleted, or expired) while it was being restored.
+            Ok(false) => {
+                if let Ok(current) = self.get_deployment(ws, &dep.id) {
+                    self.stop_process(&current, current.status).await;
                 }
-                let now = rt.inner.clock.now_ms();
-                if dep
-                    .expires_at
-                    .as_deref()
-                    .and_then(crate::clock::parse_rfc3339)
-                    .is_some_and(|t| t <= now)
-                {
-                    return; // the reaper marks it expired
-                }
-                let Ok(p) = serde_json::from_value::<executor::Prepared>(saved["prepared"].clone())
-                else {
-                    return;
-                };
-                let health = saved["health_path"].as_str().map(str::to_string);
-                let public = saved["public"].as_bool().unwrap_or(false);
-                match rt.start_process(&ws, &mut dep, p, health, public).await {
-                    Ok(()) => dep.error = None,
-                    Err(e) => {
-                        dep.status = DeploymentStatus::Failed;
-                        dep.error = Some(format!("could not be restarted: {}", e.message()));
-                    }
-                }
-                dep.updated_at = rt.inner.clock.now_rfc3339();
-                if !matches!(rt.save_if_live(&ws, &dep), Ok(true)) {
-                    // Deleted while it was being restored.
-                    rt.stop_process(&dep, DeploymentStatus::Stopped).await;
-                }
-            });
+            }
+            Err(e) => {
+                tracing::warn!(deployment = %dep.id, error = %e, "could not record the restored deployment")
+            }
         }
     }
 }
@@ -547,10 +602,13 @@ fn network_namespace(egress: &EgressPolicy, command: &StartCommand) -> Option<Ar
     if *egress == EgressPolicy::Open || matches!(command, StartCommand::Container { .. }) {
         return None;
     }
+    static WARNED: std::sync::Once = std::sync::Once::new();
     match Netns::create() {
         Ok(netns) => Some(Arc::new(netns)),
         Err(e) => {
-            tracing::info!(error = %e, "no network namespace for the deployment (the machine does not permit one); the egress policy binds only clients that honour the proxy variables");
+            WARNED.call_once(|| {
+                tracing::warn!(error = %e, "deployments run on the host network: this machine permits no network namespace (it needs CAP_SYS_ADMIN), so egress policies bind only clients that honour the proxy variables");
+            });
             None
         }
     }
