@@ -50,7 +50,7 @@ use super::{CheckRequest, Effect};
 /// recursion (about 30 KiB of stack per level in a debug build), and so does
 /// the compiled evaluator; deeper policies are left to Cedar's evaluator, which
 /// checks the stack it has left.
-const MAX_DEPTH: usize = 32;
+const MAX_DEPTH: usize = 24;
 
 /// Evaluation met something Cedar reports as an error: answer through Cedar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,6 +511,11 @@ fn attribute_value(attribute: Attribute<'_>) -> Value<'_> {
     }
 }
 
+/// Longest request array evaluated here. Set equality, `containsAll` and
+/// `containsAny` compare element by element (quadratic); longer arrays go to
+/// Cedar, which sorts.
+const MAX_CONTEXT_SET: usize = 64;
+
 /// A JSON value of the request context as a Cedar value (see
 /// [`CheckRequest`]); `None` for `null`.
 fn json_value(value: &serde_json::Value, money: bool) -> Result<Option<Value<'_>>, Fallback> {
@@ -523,6 +528,7 @@ fn json_value(value: &serde_json::Value, money: bool) -> Result<Option<Value<'_>
             JsonNumber::Long(i) => Value::Long(i),
             JsonNumber::Decimal(d) => Value::Decimal(d),
         },
+        Json::Array(items) if items.len() > MAX_CONTEXT_SET => return Err(Fallback),
         Json::Array(items) => {
             let mut set = Vec::with_capacity(items.len());
             for item in items {

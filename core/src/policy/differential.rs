@@ -1129,4 +1129,73 @@ fn nesting_bound_bounds_the_syntax_tree() {
         " && true".repeat(70)
     );
     assert_eq!(nesting_bound(&chain), 72);
+    // Index chains nest like dot chains: each `["a"]` is one attribute access.
+    let index = |n: usize| {
+        format!(
+            "permit(principal, action, resource) when {{ context{} == 1 }};",
+            "[\"a\"]".repeat(n)
+        )
+    };
+    assert!(nesting_bound(&index(40)) > 40);
+    // `in [..]` and `then [..]` are set literals, not indexes.
+    assert_eq!(
+        nesting_bound(r#"permit(principal, action, resource) when { context.a in ["x"] };"#),
+        nesting_bound(r#"permit(principal, action, resource) when { context.a in ("x") };"#)
+    );
+}
+
+#[test]
+fn long_request_arrays_are_compared_by_cedar() {
+    let engine = PolicyEngine::new(&[(
+        "po_1",
+        "permit(principal, action, resource) when { context.tags.containsAll(context.other) };",
+    )])
+    .expect("valid");
+    for n in [3usize, 64, 65, 5000] {
+        let tags: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        let mut other = tags.clone();
+        other.reverse();
+        let Value::Object(context) = json!({"tags": tags, "other": other}) else {
+            unreachable!()
+        };
+        let request = CheckRequest {
+            agent: AgentInfo {
+                id: "ag_1".into(),
+                name: "a".into(),
+                region: "eu-west".into(),
+                promotion: "prod".into(),
+            },
+            skill: SkillInfo {
+                name: "s".into(),
+                kind: SkillKind::Read,
+                external: false,
+                cost_usd: 0.0,
+            },
+            run_cost_usd: 0.0,
+            context,
+        };
+        let decision = engine.check(&request);
+        assert!(decision.allowed, "{n}: {decision:?}");
+        assert_eq!(decision, engine.check_cedar(&request), "{n}");
+        // Longer arrays are Cedar's (5,000 × 5,000 compared element by element
+        // took seconds here).
+        assert_eq!(engine.check_compiled(&request).is_some(), n <= 64, "{n}");
+    }
+}
+
+#[test]
+fn a_long_index_chain_is_left_to_cedar_instead_of_overflowing_the_stack() {
+    let text = format!(
+        "permit(principal, action, resource) when {{ context{} == 1 }};",
+        "[\"a\"]".repeat(2000)
+    );
+    // On a 2 MiB thread, as tokio's workers have.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let engine = PolicyEngine::new(&[("po_1", text.as_str())]).expect("valid");
+            assert!(!engine.is_compiled(), "deeper than the compiled limit");
+        })
+        .expect("thread");
+    handle.join().expect("no stack overflow");
 }

@@ -114,13 +114,17 @@
 //! Cedar's `Authorizer` answers instead:
 //!
 //! * every check of an envelope that uses anything else (the `ip`, `datetime`
-//!   and `duration` extensions, entity tags, or nesting deeper than 32
+//!   and `duration` extensions, entity tags, or nesting deeper than 24
 //!   levels; the scope of a policy that can never match, such as
 //!   `principal in Group::"…"`, drops it before its conditions are looked at);
 //! * a check in which the compiled evaluator meets an evaluation error (type
-//!   error, missing attribute or entity, overflow, malformed decimal) or a
-//!   request value that cannot be converted: the check is redone through
-//!   Cedar, so [`Decision::errors`] always carry Cedar's own messages.
+//!   error, missing attribute or entity, overflow, malformed decimal), a
+//!   request value that cannot be converted, or a request array of more than
+//!   64 elements (set comparisons would be quadratic here): the check is
+//!   redone through Cedar, so [`Decision::errors`] always carry Cedar's own
+//!   messages. An envelope with a policy that errors on many requests (say
+//!   `context.x_usd > 1.0` without a `context has x_usd` guard) therefore
+//!   costs a Cedar evaluation on each of them.
 //!
 //! Either way the [`Decision`] is the same; the compiled evaluator is tested
 //! against Cedar on the shared decision vectors, on edge cases of each

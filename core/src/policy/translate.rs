@@ -972,11 +972,31 @@ pub(crate) fn nesting_bound(cedar: &str) -> usize {
         outer.nested = outer.nested.max(1 + inner.deepest);
         true
     }
+    /// Whether a token ends an operand, so that a `[` right after it is an
+    /// index (`e["a"]`, an attribute access node) and not a set literal.
+    fn ends_operand(kind: Kind, text: &str) -> bool {
+        match kind {
+            Kind::Str | Kind::Int | Kind::Decimal => true,
+            Kind::Ident => !matches!(
+                text,
+                "in" | "has" | "like" | "is" | "if" | "then" | "else" | "when" | "unless"
+            ),
+            Kind::Punct => matches!(text, ")" | "]"),
+            Kind::Other => false,
+        }
+    }
     let mut open: Vec<Group> = Vec::new();
     let mut top = Group::default();
+    let mut after_operand = false;
     for t in tokenize(cedar) {
         let group = open.last_mut().unwrap_or(&mut top);
-        match (t.kind, t.text(cedar)) {
+        let text = t.text(cedar);
+        let indexes = after_operand && text == "[";
+        after_operand = ends_operand(t.kind, text);
+        if indexes {
+            group.operators += 1;
+        }
+        match (t.kind, text) {
             (Kind::Punct, "(" | "[" | "{") => open.push(Group::default()),
             (Kind::Punct, ")" | "]" | "}") => {
                 close(&mut open, &mut top);
