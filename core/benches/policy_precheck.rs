@@ -134,6 +134,25 @@ fn bench(c: &mut Criterion) {
             engine.check(black_box(&fresh))
         })
     });
+    // An eleventh policy that errors on this request (no `ticket_usd` in the
+    // context, no `has` guard): the check is answered through Cedar, for its
+    // error text.
+    let erroring = PolicyEngine::new(&[
+        ("po_01hzseed0000000000000000", SEED),
+        ("po_01hzguards00000000000000", GUARDS),
+        ("po_01hzbudget0000000000000", BUDGET),
+        ("po_01hztools00000000000000", TOOLS),
+        (
+            "po_01hzticket0000000000000",
+            "forbid(principal, action, resource) when { context.ticket_usd > 100.0 };",
+        ),
+    ])
+    .expect("valid envelope");
+    let decision = erroring.check(&allowed);
+    assert!(decision.allowed && decision.errors.len() == 1, "{decision:?}");
+    c.bench_function("policy_check_allow_11_policies_one_erroring", |b| {
+        b.iter(|| erroring.check(black_box(&allowed)))
+    });
     c.bench_function("policy_compile_seed", |b| {
         b.iter(|| compile(black_box(SEED)))
     });
