@@ -149,7 +149,10 @@ fn bench(c: &mut Criterion) {
     ])
     .expect("valid envelope");
     let decision = erroring.check(&allowed);
-    assert!(decision.allowed && decision.errors.len() == 1, "{decision:?}");
+    assert!(
+        decision.allowed && decision.errors.len() == 1,
+        "{decision:?}"
+    );
     c.bench_function("policy_check_allow_11_policies_one_erroring", |b| {
         b.iter(|| erroring.check(black_box(&allowed)))
     });

@@ -220,6 +220,10 @@ pub(crate) fn join_cgroup_in_child(fd: RawFd) -> std::io::Result<()> {
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     paths: Vec<PathBuf>,
+    /// The CPU bandwidth file and value, written by
+    /// [`Cgroup::apply_cpu_limit`] once the process is ready: start-up runs
+    /// unthrottled (a start-up CPU boost), the tier's bandwidth holds after.
+    cpu_limit: Option<(PathBuf, String)>,
 }
 
 static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -254,7 +258,10 @@ impl Cgroup {
     ) -> Result<(Cgroup, String), String> {
         let needed = limits.controllers();
         let name = group_name();
-        let mut group = Cgroup { paths: Vec::new() };
+        let mut group = Cgroup {
+            paths: Vec::new(),
+            cpu_limit: None,
+        };
         let mut written = Vec::new();
         for controller in needed {
             let Some((_, mount, own)) = hierarchies
@@ -283,9 +290,9 @@ impl Cgroup {
                 "cpu" => {
                     let (quota, period) = cpu_quota(limits.cpu_millicores.unwrap_or_default());
                     write("cpu.cfs_period_us", &period.to_string())?;
-                    write("cpu.cfs_quota_us", &quota.to_string())?;
+                    group.cpu_limit = Some((path.join("cpu.cfs_quota_us"), quota.to_string()));
                     written.push(format!(
-                        "cpu.cfs_quota_us={quota} cpu.cfs_period_us={period}"
+                        "cpu.cfs_quota_us={quota} cpu.cfs_period_us={period} once ready"
                     ));
                 }
                 _ => {
@@ -358,8 +365,9 @@ impl Cgroup {
         let path = parent.join(name);
         std::fs::create_dir(&path)
             .map_err(|e| format!("cannot create cgroup {}: {e}", path.display()))?;
-        let group = Cgroup {
+        let mut group = Cgroup {
             paths: vec![path.clone()],
+            cpu_limit: None,
         };
         let write = |file: &str, value: &str| write_file(&path.join(file), value);
         let mut written = Vec::new();
@@ -371,8 +379,8 @@ impl Cgroup {
         if let Some(milli) = limits.cpu_millicores {
             let (quota, period) = cpu_quota(milli);
             let value = format!("{quota} {period}");
-            write("cpu.max", &value)?;
-            written.push(format!("cpu.max={value}"));
+            written.push(format!("cpu.max={value} once ready"));
+            group.cpu_limit = Some((path.join("cpu.max"), value));
         }
         if let Some(n) = limits.max_processes {
             write("pids.max", &n.to_string())?;
@@ -380,6 +388,15 @@ impl Cgroup {
         }
         let detail = format!("cgroup {} ({})", path.display(), written.join(" "));
         Ok((group, detail))
+    }
+
+    /// Writes the CPU bandwidth limit (see [`Cgroup::cpu_limit`]); nothing to
+    /// do when no CPU limit was asked.
+    pub(crate) fn apply_cpu_limit(&self) -> Result<(), String> {
+        match &self.cpu_limit {
+            Some((file, value)) => write_file(file, value),
+            None => Ok(()),
+        }
     }
 
     /// The group's directories (one under cgroup v2).

@@ -211,6 +211,11 @@ impl Supervisor {
             }
             Ready::Stopped => unreachable!("no stop signal before the handle exists"),
         }
+        if let Some(cgroup) = &ctx.cgroup
+            && let Err(e) = cgroup.apply_cpu_limit()
+        {
+            tracing::warn!(error = %e, "the CPU limit could not be applied");
+        }
         state_tx.send_modify(|s| s.status = ProcessStatus::Running);
         tracing::info!(port = ctx.port, pid = proc.pid, command = %ctx.spec.command.display(), "deployment process ready");
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -1067,6 +1067,9 @@ fn cgroup_v2_group_is_created_with_limits_on_a_v2_tree() {
     assert_eq!(group.paths().len(), 1);
     let read = |f: &str| std::fs::read_to_string(group.paths()[0].join(f)).unwrap();
     assert_eq!(read("memory.max"), (256u64 << 20).to_string());
+    // Start-up runs unthrottled; the bandwidth is written once ready.
+    assert!(!group.paths()[0].join("cpu.max").exists());
+    group.apply_cpu_limit().unwrap();
     assert_eq!(read("cpu.max"), "50000 100000");
     assert_eq!(read("pids.max"), "64");
     assert!(
@@ -1178,6 +1181,11 @@ fn cgroup_v1_groups_are_created_per_hierarchy_with_limits() {
         read(&dirs[0], "memory.limit_in_bytes"),
         (512u64 << 20).to_string()
     );
+    assert!(
+        !dirs[1].join("cpu.cfs_quota_us").exists(),
+        "written once ready"
+    );
+    group.apply_cpu_limit().unwrap();
     assert_eq!(read(&dirs[1], "cpu.cfs_quota_us"), "50000");
     assert_eq!(read(&dirs[1], "cpu.cfs_period_us"), "100000");
     assert!(detail.starts_with("cgroup v1 "), "{detail}");

@@ -9,7 +9,8 @@
 //!   URL unless `public: true`.
 //!
 //! Tiers (CPU bandwidth via a cgroup — v2 `cpu.max` or v1 `cpu.cfs_quota_us` — where
-//! the machine allows one; memory via the cgroup and `RLIMIT_DATA`): small 0.5 CPU / 512 MiB, medium 1 CPU / 2 GiB,
+//! the machine allows one, from the first passed health check on; memory via the
+//! cgroup and `RLIMIT_DATA`): small 0.5 CPU / 512 MiB, medium 1 CPU / 2 GiB,
 //! large 2 CPUs / 8 GiB (+ GPU where one exists).
 //!
 //! Network isolation: where the machine permits it (Linux with `CAP_SYS_ADMIN`, e.g.
