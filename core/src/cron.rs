@@ -1375,30 +1375,11 @@ mod tests {
 
     // -- Randomized comparison with a brute-force reference -----------------------------
 
-    /// SplitMix64: deterministic, dependency-free.
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in `lo..=hi`.
-        fn range(&mut self, lo: i64, hi: i64) -> i64 {
-            lo + (self.next() % (hi - lo + 1) as u64) as i64
-        }
-
-        fn below(&mut self, n: u32) -> u32 {
-            (self.next() % u64::from(n)) as u32
-        }
-
-        fn chance(&mut self, percent: u32) -> bool {
-            self.below(100) < percent
-        }
+    /// Uniform in `0..n`, for the `u32` fields.
+    fn below(rng: &mut Rng, n: u32) -> u32 {
+        rng.below(n as usize) as u32
     }
 
     /// A random expression and, computed independently of the parser, what it means.
@@ -1456,7 +1437,7 @@ mod tests {
     }
 
     fn random_value(rng: &mut Rng, field: CronField, lo: u32, hi: u32) -> (u32, String) {
-        let value = lo + rng.below(hi - lo + 1);
+        let value = lo + below(rng, hi - lo + 1);
         let (names, first) = field.names();
         let text = if !names.is_empty()
             && value >= first
@@ -1485,19 +1466,19 @@ mod tests {
             max
         };
         let mut set = vec![false; max as usize + 1];
-        if rng.chance(star_percent) {
+        if rng.chance(u64::from(star_percent)) {
             (min..=open_max).for_each(|v| set[v as usize] = true);
             return ("*".to_owned(), set);
         }
         let mut items = Vec::new();
-        for _ in 0..=rng.below(3) {
+        for _ in 0..=below(rng, 3) {
             let span = open_max - min + 1;
             let step = if rng.chance(50) {
-                1 + rng.below(span)
+                1 + below(rng, span)
             } else {
-                1 + rng.below(4)
+                1 + below(rng, 4)
             };
-            let (lo, hi, text) = match rng.below(6) {
+            let (lo, hi, text) = match below(rng, 6) {
                 0 => (min, open_max, format!("*/{step}")),
                 1 | 2 => {
                     let (v, t) = random_value(rng, field, min, max);

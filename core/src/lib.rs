@@ -33,6 +33,8 @@ pub mod sealing;
 pub mod server;
 pub mod sse;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod webhooks;
 
 pub use client::Client;
