@@ -580,8 +580,23 @@ fn processes_of(id: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Kills what carries these deployment ids when dropped, so a failing test leaves
+/// no app running.
+struct KillOnDrop(Vec<String>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for id in &self.0 {
+            for pid in processes_of(id) {
+                heroa::executor::kill_process_group(pid);
+            }
+        }
+    }
+}
+
 async fn app_scenario() {
     use heroa::protocol::{DeployRequest, DeploymentStatus};
+    let mut cleanup = KillOnDrop(Vec::new());
 
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("heroa.db");
@@ -605,6 +620,7 @@ async fn app_scenario() {
         })
         .await
         .expect("deploy");
+    cleanup.0.push(dep.id.clone());
     let first = processes_of(&dep.id);
     let recorded = server
         .client()
@@ -628,6 +644,7 @@ async fn app_scenario() {
         })
         .await
         .expect("deploy the stubborn app");
+    cleanup.0.push(stubborn.id.clone());
     let deleting = tokio::spawn({
         let client = server.client();
         let id = stubborn.id.clone();
