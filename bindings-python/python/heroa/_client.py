@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Any, Callable, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ClassVar, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from . import _native
 from ._host import SkillHandler, TemplateHandler, skill_adapter, template_adapter
@@ -36,6 +36,7 @@ from .types import Deployment, Workspace
 __all__ = ["Client", "AsyncClient", "Runtime", "Server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound="_ClientBase")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -249,6 +250,33 @@ class _ClientBase:
 
     _n: _native.Client
     _runtime: Optional[Runtime]
+    #: ``(attribute, resource class)`` of each resource, set by each client class.
+    _resources: ClassVar[Tuple[Tuple[str, Callable[[_native.Client], object]], ...]] = ()
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        path: Optional[PathLike] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> None:
+        native, rt = _resolve(api_key, base_url, path, timeout, connect_timeout, max_retries)
+        self._init(native, rt)
+
+    def _init(self, native: _native.Client, rt: Optional[Runtime]) -> None:
+        self._n = native
+        self._runtime = rt
+        for name, resource in self._resources:
+            setattr(self, name, resource(native))
+
+    @classmethod
+    def _make(cls: Type[C], native: _native.Client, rt: Optional[Runtime]) -> C:
+        self = cls.__new__(cls)
+        self._init(native, rt)
+        return self
 
     @property
     def runtime(self) -> Optional[Runtime]:
@@ -348,30 +376,11 @@ class Client(_ClientBase):
     webhooks: WebhookDeliveries
     deployments: Deployments
 
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        *,
-        path: Optional[PathLike] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-    ) -> None:
-        native, rt = _resolve(api_key, base_url, path, timeout, connect_timeout, max_retries)
-        self._init(native, rt)
-
-    def _init(self, native: _native.Client, rt: Optional[Runtime]) -> None:
-        self._n = native
-        self._runtime = rt
-        self.agents = Agents(native)
-        self.vault = Vault(native)
-        self.policies = Policies(native)
-        self.runs = Runs(native)
-        self.approvals = Approvals(native)
-        self.workspace = Workspaces(native)
-        self.webhooks = WebhookDeliveries(native)
-        self.deployments = Deployments(native)
+    _resources = (
+        ("agents", Agents), ("vault", Vault), ("policies", Policies), ("runs", Runs),
+        ("approvals", Approvals), ("workspace", Workspaces), ("webhooks", WebhookDeliveries),
+        ("deployments", Deployments),
+    )
 
     def deploy(
         self,
@@ -407,12 +416,6 @@ class Client(_ClientBase):
             mode, region, resource_tier, ttl, policy, template, source, name,
             idempotency_key, parent_agent_id, public, gpu, health_path,
         ))))
-
-    @classmethod
-    def _make(cls, native: _native.Client, rt: Optional[Runtime]) -> "Client":
-        self = cls.__new__(cls)
-        self._init(native, rt)
-        return self
 
     @classmethod
     def from_env(cls) -> "Client":
@@ -461,30 +464,11 @@ class AsyncClient(_ClientBase):
     webhooks: AsyncWebhookDeliveries
     deployments: AsyncDeployments
 
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        *,
-        path: Optional[PathLike] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-    ) -> None:
-        native, rt = _resolve(api_key, base_url, path, timeout, connect_timeout, max_retries)
-        self._init(native, rt)
-
-    def _init(self, native: _native.Client, rt: Optional[Runtime]) -> None:
-        self._n = native
-        self._runtime = rt
-        self.agents = AsyncAgents(native)
-        self.vault = AsyncVault(native)
-        self.policies = AsyncPolicies(native)
-        self.runs = AsyncRuns(native)
-        self.approvals = AsyncApprovals(native)
-        self.workspace = AsyncWorkspaces(native)
-        self.webhooks = AsyncWebhookDeliveries(native)
-        self.deployments = AsyncDeployments(native)
+    _resources = (
+        ("agents", AsyncAgents), ("vault", AsyncVault), ("policies", AsyncPolicies),
+        ("runs", AsyncRuns), ("approvals", AsyncApprovals), ("workspace", AsyncWorkspaces),
+        ("webhooks", AsyncWebhookDeliveries), ("deployments", AsyncDeployments),
+    )
 
     async def deploy(
         self,
@@ -509,12 +493,6 @@ class AsyncClient(_ClientBase):
             idempotency_key, parent_agent_id, public, gpu, health_path,
         ))
         return Deployment(json.loads(out))
-
-    @classmethod
-    def _make(cls, native: _native.Client, rt: Optional[Runtime]) -> "AsyncClient":
-        self = cls.__new__(cls)
-        self._init(native, rt)
-        return self
 
     @classmethod
     def from_env(cls) -> "AsyncClient":

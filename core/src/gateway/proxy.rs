@@ -255,9 +255,8 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 /// `{"error": {"kind": …, "message": …}}` with the given status.
 pub(crate) fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
     let body = format!(
-        "{{\"error\":{{\"kind\":{},\"message\":{}}}}}\n",
-        json_string(kind),
-        json_string(message)
+        "{}\n",
+        serde_json::json!({"error": {"kind": kind, "message": message}})
     );
     let mut response = Response::new(
         Full::new(Bytes::from(body))
@@ -274,32 +273,20 @@ pub(crate) fn error_response(status: StatusCode, kind: &str, message: &str) -> R
     response
 }
 
-/// A JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod unit {
     use super::*;
 
-    #[test]
-    fn json_string_escapes() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    #[tokio::test]
+    async fn error_bodies_escape_strings() {
+        let response = error_response(StatusCode::GONE, "gone", "a\"b\\c\n\u{1}é");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(body.contains("\"a\\\"b\\\\c\\n\\u0001é\""), "{body}");
+        assert!(
+            body.starts_with("{\"error\":{\"kind\":\"gone\",\"message\":"),
+            "{body}"
+        );
     }
 
     #[test]

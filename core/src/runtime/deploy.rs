@@ -350,19 +350,21 @@ impl Runtime {
     /// Saves `dep` unless the stored deployment has ended meanwhile (deleted or
     /// expired while its process was starting); false then, nothing written.
     pub(crate) fn save_if_live(&self, ws: &str, dep: &Deployment) -> Result<bool> {
-        let n = self.inner.store.exec(
-            "UPDATE deployments SET status = ?3, expires_ms = ?4, data = ?5 WHERE workspace_id = ?1 AND id = ?2 AND status IN ('starting', 'running')",
-            params![ws, dep.id, dep.status.as_str(), expires_ms(dep), to_json(dep)?],
-        )?;
-        Ok(n == 1)
+        self.write_deployment(ws, dep, " AND status IN ('starting', 'running')")
     }
 
     pub(crate) fn save_deployment(&self, ws: &str, dep: &Deployment) -> Result<()> {
-        self.inner.store.exec(
-            "UPDATE deployments SET status = ?3, expires_ms = ?4, data = ?5 WHERE workspace_id = ?1 AND id = ?2",
+        self.write_deployment(ws, dep, "").map(drop)
+    }
+
+    /// Writes `dep` over its row when `condition` (SQL appended to the `WHERE`)
+    /// holds; whether it did.
+    fn write_deployment(&self, ws: &str, dep: &Deployment, condition: &str) -> Result<bool> {
+        let n = self.inner.store.exec(
+            &format!("UPDATE deployments SET status = ?3, expires_ms = ?4, data = ?5 WHERE workspace_id = ?1 AND id = ?2{condition}"),
             params![ws, dep.id, dep.status.as_str(), expires_ms(dep), to_json(dep)?],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     fn find_deployment(

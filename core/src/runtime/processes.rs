@@ -317,7 +317,8 @@ impl Runtime {
             (None, _) => "host",
         };
         spec.netns = netns;
-        spec.limits = tier_limits(dep.resource_tier);
+        let limits = tier_limits(dep.resource_tier);
+        spec.limits = limits.clone();
         // Local TCP probes are cheap: poll often so a fast app is live in milliseconds.
         spec.poll_interval = std::time::Duration::from_millis(5);
         if let Some(p) = &health_path {
@@ -333,8 +334,8 @@ impl Runtime {
             .await
             .map_err(executor_error)?;
         dep.limits = Some(json!({
-            "cpu_millicores": tier_limits(dep.resource_tier).cpu_millicores,
-            "memory_bytes": tier_limits(dep.resource_tier).memory_bytes,
+            "cpu_millicores": limits.cpu_millicores,
+            "memory_bytes": limits.memory_bytes,
             "applied": process.applied_limits(),
             "network": network,
         }));
@@ -493,6 +494,19 @@ impl Runtime {
     /// After a restart: stop what a runtime killed with -9 left running, then bring
     /// back live apps and services (expired ones are reaped).
     pub(super) fn restore_processes(&self) {
+        let ever_ran: bool = self
+            .inner
+            .store
+            .conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM deployments WHERE json_extract(data, '$.mode') != 'agent')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(false);
+        if !ever_ran {
+            return;
+        }
         let rows: Vec<(String, String, String)> = {
             let conn = self.inner.store.conn();
             let Ok(mut stmt) = conn.prepare(
@@ -504,19 +518,6 @@ impl Runtime {
                 .map(|rows| rows.filter_map(std::result::Result::ok).collect())
                 .unwrap_or_default()
         };
-        let ever_ran: i64 = self
-            .inner
-            .store
-            .conn()
-            .query_row(
-                "SELECT COUNT(*) FROM deployments WHERE json_extract(data, '$.mode') != 'agent'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap_or(0);
-        if ever_ran == 0 {
-            return;
-        }
         let rt = self.clone();
         self.inner.tokio.spawn(async move {
             rt.stop_leftovers().await;
