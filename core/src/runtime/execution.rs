@@ -528,6 +528,10 @@ async fn execute_inner(
         }
         Err(e) => run.error = Some(redact_str(&e, &secrets)),
     }
+    // Before the run turns terminal: whoever waits for it finds the notification.
+    if state.agent.promotion == PromotionLevel::L1Notify {
+        rt.notify_inbox(ws, run, &state.agent)?;
+    }
     state.audit(
         "run.completed",
         json!({"status": run.status, "cost_usd": run.cost_usd, "error": run.error,
@@ -535,9 +539,6 @@ async fn execute_inner(
                "actions_shadowed": run.actions_shadowed, "actions_skipped": run.actions_skipped}),
         Some(run),
     )?;
-    if state.agent.promotion == PromotionLevel::L1Notify {
-        rt.notify_inbox(ws, run, &state.agent)?;
-    }
     rt.enqueue_delivery(ws, run)?;
     Ok(())
 }
