@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use heroa::client::RunStream;
 use heroa::client::{RemoteOptions, RetryPolicy};
 use heroa::{Client, Error};
+use heroa_bridge::Bridge;
 
-use crate::dispatch::{Args, dispatch};
 use crate::errors::to_pyerr;
 use crate::policy::PolicyEngine;
 use crate::rt::{Owner, awaitable, block_on};
@@ -107,12 +107,13 @@ impl NativeClient {
         self.workspace.clone()
     }
 
-    /// Runs operation `op` with JSON `args`; returns the JSON answer.
+    /// Runs operation `op` of the bridge's catalogue with JSON `args`; returns the
+    /// JSON answer.
     fn call(&self, py: Python<'_>, op: String, args: &str) -> PyResult<String> {
         self.owner.check()?;
-        let args = Args::parse(args).map_err(to_pyerr)?;
-        let client = self.client.clone();
-        let out = block_on(py, async move { dispatch(client, op, args).await })?;
+        let args = Bridge::parse_args(args).map_err(to_pyerr)?;
+        let bridge = Bridge::new(self.client.clone());
+        let out = block_on(py, async move { bridge.invoke(&op, args, None).await })?;
         out.map(|v| v.to_string()).map_err(to_pyerr)
     }
 
@@ -124,10 +125,11 @@ impl NativeClient {
         args: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.owner.check()?;
-        let args = Args::parse(args).map_err(to_pyerr)?;
-        let client = self.client.clone();
+        let args = Bridge::parse_args(args).map_err(to_pyerr)?;
+        let bridge = Bridge::new(self.client.clone());
         awaitable(py, async move {
-            dispatch(client, op, args)
+            bridge
+                .invoke(&op, args, None)
                 .await
                 .map(|v| v.to_string())
                 .map_err(to_pyerr)

@@ -8,7 +8,6 @@
 use pyo3::prelude::*;
 
 mod client;
-mod dispatch;
 mod errors;
 mod policy;
 mod rt;

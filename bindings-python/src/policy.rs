@@ -6,8 +6,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use heroa::policy::{AgentInfo, CheckRequest, SkillInfo, SkillKind};
 
-use crate::dispatch::decode;
 use crate::errors::to_pyerr;
+use heroa_bridge::decode::decode;
 
 #[pyclass(module = "heroa._native", frozen)]
 pub struct PolicyEngine {

@@ -3,21 +3,26 @@
 //!
 //! # How Python host code runs
 //!
-//! The core calls a skill or template as an async closure on its tokio runtime. The
-//! closure hands the call to Python:
+//! Skills and templates are the bridge's host callbacks (`heroa_bridge::host`): the
+//! runtime hands each call to the host as a call handle, and the handle is answered
+//! once, from whichever thread finishes it:
 //!
 //! * a plain function runs on tokio's blocking pool (`spawn_blocking`) and takes the
 //!   GIL there, so a slow or blocking skill never stalls the runtime's workers, and
-//!   several skills of different runs can wait on I/O at once;
-//! * an `async def` is scheduled as a coroutine on the binding's handler event loop
-//!   (one asyncio loop on a daemon thread per process, `heroa._host`), and the
-//!   closure awaits it through pyo3-async-runtimes without holding the GIL.
+//!   several skills of different runs can wait on I/O at once; when the run is
+//!   cancelled or the call times out, `call.cancelled` turns true;
+//! * an `async def` is scheduled as a task on the binding's handler event loop (one
+//!   asyncio loop on a daemon thread per process, `heroa._host.start`), whose done
+//!   callback answers the handle; when the run is cancelled or the call times out,
+//!   the task is cancelled.
 //!
 //! The Python adapters (`heroa/_host.py`) build the call object, run the user's code
 //! and return JSON text; an exception becomes the error message of that one call
 //! (`skill.failed` in the audit, secrets redacted by the core) — never of the process.
 
 use std::sync::{Arc, Mutex};
+
+use heroa_bridge::host::{self, HostCall, HostFn, HostResult};
 
 use pyo3::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
@@ -195,12 +200,14 @@ impl NativeRuntime {
         self.owner.check()?;
         let kind = SkillKind::parse_field("kind", kind).map_err(to_pyerr)?;
         let handler = Arc::new(handler);
-        let mut skill = Skill::new(name, kind, move |call: SkillCall| {
-            let handler = handler.clone();
-            async move { run_skill(handler, call, is_async).await }
-        })
-        .cost_usd(cost_usd)
-        .external(external);
+        let host: HostFn<SkillCall> = Arc::new(move |call| {
+            start(handler.clone(), is_async, call, |call| NativeSkillCall {
+                call,
+            })
+        });
+        let mut skill = host::skill(name, kind, host)
+            .cost_usd(cost_usd)
+            .external(external);
         if let Some(d) = description {
             skill = skill.description(d);
         }
@@ -219,10 +226,12 @@ impl NativeRuntime {
     ) -> PyResult<()> {
         self.owner.check()?;
         let handler = Arc::new(handler);
-        let mut t = Template::new(name, move |ctx: RunContext| {
-            let handler = handler.clone();
-            async move { run_template(handler, ctx, is_async).await }
+        let host: HostFn<RunContext> = Arc::new(move |call| {
+            start(handler.clone(), is_async, call, |call| NativeRunContext {
+                call,
+            })
         });
+        let mut t = host::template(name, host);
         if let Some(d) = description {
             t = t.description(d);
         }
@@ -237,64 +246,64 @@ impl NativeRuntime {
     }
 }
 
-/// Runs `f` with the GIL on the blocking pool, never on a runtime worker: waiting
-/// for the GIL must not stall the control plane.
-async fn with_gil<F>(f: F) -> Result<String, String>
-where
-    F: for<'py> FnOnce(Python<'py>) -> Result<String, String> + Send + 'static,
+/// Starts host code for one call: a plain function on the blocking pool, an
+/// `async def` as a task on the handler loop. Either answers the call handle when it
+/// ends; a cancelled call cancels the task.
+fn start<P, N>(
+    handler: Arc<Py<PyAny>>,
+    is_async: bool,
+    call: Arc<HostCall<P>>,
+    native: impl FnOnce(Arc<HostCall<P>>) -> N + Send + 'static,
+) where
+    P: Send + Sync + 'static,
+    N: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    tokio::task::spawn_blocking(move || Python::attach(f))
-        .await
-        .unwrap_or_else(|join| Err(format!("the Python handler did not finish: {join}")))
-}
-
-/// Calls a Python adapter with `arg` and reads back its JSON text, sync on the
-/// blocking pool or async on the handler loop.
-async fn call_adapter<A>(handler: Arc<Py<PyAny>>, arg: A, is_async: bool) -> Result<Value, String>
-where
-    A: for<'py> IntoPyObject<'py> + Send + 'static,
-{
-    let text = if is_async {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let started = with_gil(move |py| {
-            let fut = (|| -> PyResult<_> {
-                let coro = handler.bind(py).call1((arg,))?;
-                let lp = py.import("heroa._host")?.call_method0("handler_loop")?;
-                let locals = pyo3_async_runtimes::TaskLocals::new(lp);
-                pyo3_async_runtimes::into_future_with_locals(&locals, coro)
-            })()
-            .map_err(|e| describe(py, &e))?;
-            let _ = tx.send(fut);
-            Ok(String::new())
-        })
-        .await;
-        match (started, rx.await) {
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(_)) => Err("the Python handler was not started".to_string()),
-            (Ok(_), Ok(fut)) => {
-                let out = fut.await;
-                with_gil(move |py| match out {
-                    Ok(obj) => obj
-                        .bind(py)
-                        .extract::<String>()
-                        .map_err(|e| describe(py, &e)),
-                    Err(e) => Err(describe(py, &e)),
-                })
-                .await
+    let rt = crate::rt::runtime();
+    if !is_async {
+        rt.spawn_blocking(move || {
+            let out = Python::attach(|py| {
+                handler
+                    .bind(py)
+                    .call1((native(call.clone()),))
+                    .and_then(|r| r.extract::<String>())
+                    .map_err(|e| describe(py, &e))
+            });
+            call.respond(from_json(out));
+        });
+        return;
+    }
+    let task = Python::attach(|py| -> PyResult<Py<PyAny>> {
+        let arg = native(call.clone());
+        let fut = py
+            .import("heroa._host")?
+            .call_method1("start", (handler.bind(py), arg))?;
+        Ok(fut.unbind())
+    });
+    let task = match task {
+        Ok(t) => t,
+        Err(e) => {
+            call.respond(Err(Python::attach(|py| describe(py, &e))));
+            return;
+        }
+    };
+    rt.spawn(async move {
+        tokio::select! {
+            _ = call.finished().cancelled() => {}
+            _ = call.cancellation().cancelled() => {
+                tokio::task::spawn_blocking(move || {
+                    Python::attach(|py| {
+                        let _ = task.bind(py).call_method0("cancel");
+                    })
+                });
             }
         }
-    } else {
-        with_gil(move |py| {
-            handler
-                .bind(py)
-                .call1((arg,))
-                .and_then(|r| r.extract::<String>())
-                .map_err(|e| describe(py, &e))
-        })
-        .await
-    };
-    let t = text?;
-    serde_json::from_str(&t).map_err(|e| format!("the handler's result is not JSON: {e}"))
+    });
+}
+
+/// The handler's JSON text as the call's answer.
+fn from_json(out: Result<String, String>) -> HostResult {
+    let text = out?;
+    serde_json::from_str(&text).map_err(|e| format!("the handler's result is not JSON: {e}"))
 }
 
 /// `TypeName: message` of a Python exception.
@@ -312,42 +321,10 @@ fn describe(py: Python<'_>, e: &PyErr) -> String {
     }
 }
 
-async fn run_skill(
-    handler: Arc<Py<PyAny>>,
-    call: SkillCall,
-    is_async: bool,
-) -> Result<Value, String> {
-    let args = call.args.to_string();
-    let agent_id = call.agent_id.clone();
-    let run_id = call.run_id.clone();
-    let live = Arc::new(Mutex::new(Some(call)));
-    let native = NativeSkillCall {
-        args,
-        agent_id,
-        run_id,
-        call: live.clone(),
-    };
-    let out = call_adapter(handler, native, is_async).await;
-    // Vault reads are possible only while the skill runs.
-    live.lock().unwrap_or_else(|p| p.into_inner()).take();
-    out
-}
-
-async fn run_template(
-    handler: Arc<Py<PyAny>>,
-    ctx: RunContext,
-    is_async: bool,
-) -> Result<Value, String> {
-    call_adapter(handler, NativeRunContext { ctx }, is_async).await
-}
-
 /// What a skill handler gets (wrapped by `heroa.SkillCall`).
 #[pyclass(module = "heroa._native", name = "SkillCall", frozen)]
 pub struct NativeSkillCall {
-    args: String,
-    agent_id: String,
-    run_id: String,
-    call: Arc<Mutex<Option<SkillCall>>>,
+    call: Arc<HostCall<SkillCall>>,
 }
 
 #[pymethods]
@@ -355,37 +332,48 @@ impl NativeSkillCall {
     /// The arguments, as JSON text.
     #[getter]
     fn args_json(&self) -> String {
-        self.args.clone()
+        self.call.args().to_string()
     }
     #[getter]
     fn agent_id(&self) -> String {
-        self.agent_id.clone()
+        self.call.payload().agent_id.clone()
     }
     #[getter]
     fn run_id(&self) -> String {
-        self.run_id.clone()
+        self.call.payload().run_id.clone()
+    }
+    /// Whether the run was cancelled or the call timed out: the answer is no longer
+    /// wanted.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.call.is_cancelled()
     }
     /// Reads a vault value visible to the agent; only while the skill runs.
     fn secret(&self, py: Python<'_>, key: String) -> PyResult<String> {
         let call = self.call.clone();
-        let value = py.detach(move || {
-            let guard = call.lock().unwrap_or_else(|p| p.into_inner());
-            match guard.as_ref() {
-                None => Err(Error::new(
-                    heroa::ErrorKind::FailedPrecondition,
-                    "vault values can be read only inside a skill, while it runs",
-                )),
-                Some(c) => c.secret(&key),
-            }
-        });
+        let value = py.detach(move || call.secret(&key));
         Ok(value.map_err(to_pyerr)?.expose_secret().to_string())
+    }
+    /// Answers the call (the handler loop's done callback): JSON text, or the error
+    /// message that fails it.
+    #[pyo3(signature = (result=None, error=None))]
+    fn respond(&self, result: Option<String>, error: Option<String>) -> bool {
+        self.call.respond(answer(result, error))
     }
 }
 
 /// What a template gets (wrapped by `heroa.TemplateContext` / `AsyncTemplateContext`).
 #[pyclass(module = "heroa._native", name = "RunContext", frozen)]
 pub struct NativeRunContext {
-    ctx: RunContext,
+    call: Arc<HostCall<RunContext>>,
+}
+
+fn answer(result: Option<String>, error: Option<String>) -> HostResult {
+    match (result, error) {
+        (_, Some(e)) => Err(e),
+        (Some(text), None) => from_json(Ok(text)),
+        (None, None) => Err("the handler gave no answer".to_string()),
+    }
 }
 
 fn outcome_json(r: heroa::Result<heroa::SkillOutcome>) -> PyResult<String> {
@@ -398,31 +386,47 @@ fn parse_args(args: &str) -> PyResult<Value> {
         .map_err(|e| to_pyerr(Error::invalid("args", format!("args are not JSON: {e}"))))
 }
 
+impl NativeRunContext {
+    fn ctx(&self) -> &RunContext {
+        self.call.payload()
+    }
+}
+
 #[pymethods]
 impl NativeRunContext {
     /// The run's input, as JSON text.
     #[getter]
     fn input_json(&self) -> String {
-        self.ctx.input.to_string()
+        self.ctx().input.to_string()
+    }
+    /// Whether the run was cancelled: the answer is no longer wanted.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.call.is_cancelled()
+    }
+    /// Answers the run (the handler loop's done callback).
+    #[pyo3(signature = (result=None, error=None))]
+    fn respond(&self, result: Option<String>, error: Option<String>) -> bool {
+        self.call.respond(answer(result, error))
     }
     #[getter]
     fn run_id(&self) -> String {
-        self.ctx.run_id().to_string()
+        self.ctx().run_id().to_string()
     }
     #[getter]
     fn agent_id(&self) -> String {
-        self.ctx.agent_id().to_string()
+        self.ctx().agent_id().to_string()
     }
     /// Spend so far in USD.
     #[getter]
     fn cost_usd(&self) -> f64 {
-        self.ctx.cost_usd()
+        self.ctx().cost_usd()
     }
     /// Calls a skill under the policy envelope and promotion level; blocks (GIL
     /// released) and returns the outcome as JSON text.
     fn call(&self, py: Python<'_>, skill: String, args: &str) -> PyResult<String> {
         let args = parse_args(args)?;
-        let ctx = self.ctx.clone();
+        let ctx = self.ctx().clone();
         outcome_json(block_on(py, async move { ctx.call(&skill, args).await })?)
     }
     /// [`call`] as an awaitable.
@@ -433,7 +437,7 @@ impl NativeRunContext {
         args: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = parse_args(args)?;
-        let ctx = self.ctx.clone();
+        let ctx = self.ctx().clone();
         awaitable(
             py,
             async move { outcome_json(ctx.call(&skill, args).await) },

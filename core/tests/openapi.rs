@@ -2,7 +2,9 @@
 //!
 //! - the document is OpenAPI 3.1, every `$ref` resolves, every schema uses only
 //!   keywords the validator below checks (or knows to be annotations);
-//! - its (method, path) set equals [`heroa::server::ROUTES`];
+//! - its operations are the bridge's catalogue (`heroa_bridge::operations()`): the
+//!   same (method, path) set, each with the catalogue's name as `operationId`, its
+//!   success status, request body and answer schemas, and its auth;
 //! - its enums and error kinds equal the Rust wire names and statuses; its request
 //!   schemas accept and reject what serde accepts and rejects; its response schemas
 //!   require exactly the fields the Rust types always serialize;
@@ -28,11 +30,20 @@ use heroa::protocol::{
     SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent,
     VaultEntry, VaultPut, VaultRotate, VaultScope, WaitRun, WebhookConfig, WebhookInfo, Workspace,
 };
-use heroa::server::{ROUTES, Server};
+use heroa::server::Server;
 use heroa::{ErrorKind, Runtime, Skill};
+use heroa_bridge::catalogue::{Input, Output};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+/// Every (method, path) the server serves: the catalogue's operations.
+fn routes() -> Vec<(&'static str, &'static str)> {
+    heroa_bridge::operations()
+        .iter()
+        .map(|op| (op.method.as_str(), op.path))
+        .collect()
+}
 
 // ---------------------------------------------------------------------------------
 // A small JSON Schema validator (the subset the document uses).
@@ -540,20 +551,20 @@ fn document_is_openapi_3_1_and_its_routes_equal_the_router() {
     );
 
     let in_doc = doc.routes();
-    let in_code: BTreeSet<(String, String)> = ROUTES
+    let in_code: BTreeSet<(String, String)> = routes()
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(
-        ROUTES.len(),
+        routes().len(),
         in_code.len(),
-        "heroa::server::ROUTES lists a route twice"
+        "the catalogue lists a route twice"
     );
     let missing: Vec<_> = in_code.difference(&in_doc).collect();
     let extra: Vec<_> = in_doc.difference(&in_code).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "openapi.json and heroa::server::ROUTES differ:\n  served but not documented: {missing:?}\n  documented but not served: {extra:?}"
+        "openapi.json and the catalogue differ:\n  served but not documented: {missing:?}\n  documented but not served: {extra:?}"
     );
 
     for (method, route) in &in_code {
@@ -683,6 +694,61 @@ fn success<'a>(doc: &'a Doc, method: &str, route: &str) -> (u16, &'a Value) {
         "{method} {route}: expected exactly one 2xx response"
     );
     ok[0]
+}
+
+/// The document describes each operation exactly as the catalogue does: its name
+/// (`operationId`), success status, request body and answer schemas, streaming, and
+/// whether it needs an API key.
+#[test]
+fn document_and_catalogue_agree_operation_by_operation() {
+    let doc = Doc::load();
+    let ref_name = |v: Option<&Value>| {
+        v.and_then(|s| s.get("$ref"))
+            .and_then(Value::as_str)
+            .map(|r| r.rsplit('/').next().unwrap().to_string())
+    };
+    for op in heroa_bridge::operations() {
+        let (method, route) = (op.method.as_str(), op.path);
+        let d = doc.operation(method, route);
+        assert_eq!(d["operationId"], op.name, "{method} {route}: operationId");
+        let (status, ok) = success(&doc, method, route);
+        assert_eq!(status, op.status, "{}: success status", op.name);
+        let public = d.get("security") == Some(&json!([]));
+        assert_eq!(public, !op.auth, "{}: security", op.name);
+        let request = ref_name(doc.request_schema(method, route));
+        assert_eq!(
+            request.as_deref(),
+            op.request,
+            "{}: request body schema",
+            op.name
+        );
+        assert_eq!(
+            op.input == Input::Body,
+            request.is_some(),
+            "{}: a body exactly when the catalogue takes one",
+            op.name
+        );
+        let content = ok.get("content");
+        let stream = content.is_some_and(|c| c.get("text/event-stream").is_some());
+        assert_eq!(stream, op.output == Output::Stream, "{}: stream", op.name);
+        let answer = ref_name(content.and_then(|c| c.pointer("/application~1json/schema")));
+        assert_eq!(answer.as_deref(), op.response, "{}: answer schema", op.name);
+        assert_eq!(
+            content.is_none(),
+            op.output == Output::Empty,
+            "{}: empty answer",
+            op.name
+        );
+        if op.input == Input::Query {
+            assert!(
+                doc.parameters(method, route)
+                    .iter()
+                    .any(|p| p["in"] == "query"),
+                "{}: takes a query but documents no query parameter",
+                op.name
+            );
+        }
+    }
 }
 
 #[test]
@@ -1739,8 +1805,8 @@ async fn every_route_is_served_as_documented() {
         String::from_utf8_lossy(&body)
     );
 
-    let served: BTreeSet<(&str, &str)> = ROUTES.iter().copied().collect();
-    for &(method, route) in ROUTES {
+    let served: BTreeSet<(&str, &str)> = routes().into_iter().collect();
+    for (method, route) in routes() {
         let fake = route_param(route).map(fake_id);
         // With the key: the route's own answer (nothing exists, so 2xx for lists and
         // 4xx otherwise), declared by the document.
@@ -1767,7 +1833,7 @@ async fn every_route_is_served_as_documented() {
             let (status, headers, body) = api.raw(other, &path, &Req::default()).await;
             assert!(
                 status == 405 || is_fallback(status, &body),
-                "{other} {path} answered {status} but is not in ROUTES: {}",
+                "{other} {path} answered {status} but is not in the catalogue: {}",
                 String::from_utf8_lossy(&body)
             );
             if status == 405 {
@@ -2846,8 +2912,8 @@ async fn a_real_flow_answers_what_the_document_declares() {
     for (k, v) in ent_api.seen.lock().unwrap().iter() {
         seen.entry(k.clone()).or_default().extend(v);
     }
-    let unexercised: Vec<_> = ROUTES
-        .iter()
+    let unexercised: Vec<_> = routes()
+        .into_iter()
         .filter(|(m, r)| {
             !seen
                 .get(&(m.to_string(), r.to_string()))

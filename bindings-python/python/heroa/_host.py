@@ -21,6 +21,7 @@ in a template, the run (status ``failed``, ``error`` set) — never the process.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import json
 import os
@@ -54,6 +55,13 @@ class SkillCall:
         #: The run (``run_…``).
         self.run_id: str = native.run_id
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cancelled or the call timed out: the answer is no
+        longer wanted, so a long skill can stop early. (An ``async def`` skill's task
+        is cancelled instead.)"""
+        return self._native.cancelled
+
     def secret(self, key: str) -> str:
         """Reads the vault value ``key`` visible to the agent (its own entry first,
         then a workspace-scoped one). Only skill code can do this, and only while the
@@ -75,6 +83,12 @@ class _ContextBase:
         self.run_id: str = native.run_id
         #: The agent (``ag_…``).
         self.agent_id: str = native.agent_id
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cancelled (an ``async def`` template's task is
+        cancelled instead)."""
+        return self._native.cancelled
 
     @property
     def cost_usd(self) -> float:
@@ -144,6 +158,34 @@ def handler_loop() -> asyncio.AbstractEventLoop:
         ready.wait()
         _loop, _loop_pid = loop, os.getpid()
         return loop
+
+
+def _describe(e: BaseException) -> str:
+    message = str(e)
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
+
+
+def start(
+    adapter: Callable[[Any], Awaitable[str]],
+    native: Union[_native.SkillCall, _native.RunContext],
+) -> "concurrent.futures.Future[str]":
+    """Runs an ``async def`` adapter for one call as a task on the handler loop; its
+    done callback answers the call. The native side cancels the returned future when
+    the run is cancelled or the call times out."""
+    fut = asyncio.run_coroutine_threadsafe(adapter(native), handler_loop())
+
+    def done(f: "concurrent.futures.Future[str]") -> None:
+        if f.cancelled():
+            native.respond(None, "CancelledError: the call was cancelled")
+            return
+        error = f.exception()
+        if error is not None:
+            native.respond(None, _describe(error))
+        else:
+            native.respond(f.result(), None)
+
+    fut.add_done_callback(done)
+    return fut
 
 
 def _dump(value: Any) -> str:

@@ -24,6 +24,7 @@ from typing import (
 )
 
 from . import _native
+from .errors import InvalidArgumentError
 from .policy import PolicyEngine, compile as _compile
 from .types import (
     Agent,
@@ -59,7 +60,16 @@ def _one(cls: Type[M], text: str) -> M:
 
 
 def _many(cls: Type[M], text: str) -> List[M]:
-    return [cls(x) for x in json.loads(text)]
+    data = json.loads(text)
+    return [cls(x) for x in (data["items"] if isinstance(data, dict) else data)]
+
+
+def _timeout_ms(timeout: float) -> int:
+    """A wait's timeout in whole milliseconds (the protocol's ``timeout_ms``)."""
+    seconds = float(timeout)
+    if not (seconds >= 0 and seconds <= 1e9):
+        raise InvalidArgumentError("timeout must be a number of seconds ≥ 0", field="timeout")
+    return int(seconds * 1000)
 
 
 class _Sync:
@@ -412,7 +422,7 @@ class Runs(_Sync):
     def wait(self, run_id: str, timeout: float = DEFAULT_WAIT) -> Run:
         """Waits until the run ends and returns it; ``heroa.TimeoutError`` after
         ``timeout`` seconds. Releases the GIL; Ctrl-C interrupts it."""
-        return _one(Run, self._call("runs.wait", _args(run_id=run_id, timeout=float(timeout))))
+        return _one(Run, self._call("runs.wait", _args(run_id=run_id, timeout_ms=_timeout_ms(timeout))))
 
     def cancel(self, run_id: str) -> Run:
         """Cancels a run in progress; returns it once it has ended."""
@@ -706,7 +716,7 @@ class AsyncRuns(_Async):
 
     async def wait(self, run_id: str, timeout: float = DEFAULT_WAIT) -> Run:
         """See :meth:`Runs.wait`; cancelling the awaiting task cancels the wait."""
-        return _one(Run, await self._call("runs.wait", _args(run_id=run_id, timeout=float(timeout))))
+        return _one(Run, await self._call("runs.wait", _args(run_id=run_id, timeout_ms=_timeout_ms(timeout))))
 
     async def cancel(self, run_id: str) -> Run:
         return _one(Run, await self._call("runs.cancel", _args(run_id=run_id)))

@@ -35,6 +35,7 @@ __all__ = [
     "TimeoutError",
     "UnavailableError",
     "TransportError",
+    "CancelledError",
     "InternalError",
     "ERROR_CLASSES",
     "error_class",
@@ -155,6 +156,12 @@ class TransportError(HeroaError):
     kind = "transport"
 
 
+class CancelledError(HeroaError):
+    """The call was cancelled by its caller (never sent by a server)."""
+
+    kind = "cancelled"
+
+
 class InternalError(HeroaError):
     """A bug or an unexpected failure inside Heroa."""
 
@@ -195,6 +202,7 @@ ERROR_CLASSES: Dict[str, Type[HeroaError]] = {
         TimeoutError,
         UnavailableError,
         TransportError,
+        CancelledError,
         InternalError,
     )
 }

@@ -1,0 +1,235 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $field:literal, { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            /// Parses the wire name; the error names the field and lists the valid values.
+            pub fn parse_field(field: &str, text: &str) -> $crate::error::Result<Self> {
+                match text {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err($crate::error::Error::invalid(
+                        field,
+                        format!(
+                            "{field} must be one of {}; got {:?}",
+                            [$($wire),+].join(", "),
+                            text
+                        ),
+                    )),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
+                Self::parse_field($field, s)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+wire_enum!(
+    /// One of the five Heroa regions. Set at registration, never changed in place.
+    Region, "region", {
+        /// Virginia.
+        UsEast = "us-east",
+        /// Oregon.
+        UsWest = "us-west",
+        /// Dublin, GDPR-residency eligible.
+        EuWest = "eu-west",
+        /// Singapore.
+        AsiaPacific = "asia-pacific",
+        /// BC Canada, single-tenant, PIPEDA and BC PIPA aligned.
+        BcSovereign = "bc-sovereign",
+    }
+);
+
+wire_enum!(
+    /// A workspace's plan: it bounds agents, regions, vault scopes and promotion.
+    Tier, "tier", {
+        /// One agent, one region.
+        Free = "free",
+        /// Workspace-scoped vault entries.
+        Team = "team",
+        /// L4 trusted promotion (with SOC 2 acceptance).
+        Enterprise = "enterprise",
+    }
+);
+
+wire_enum!(
+    /// How much autonomy an agent has.
+    PromotionLevel, "level", {
+        /// Runs fully; write skills and external calls are recorded, not executed.
+        L0Shadow = "L0_shadow",
+        /// Runs and writes; a workspace inbox notification after each run.
+        L1Notify = "L1_notify",
+        /// Holds before any write until a member approves (window default 24 h).
+        L2Approve = "L2_approve",
+        /// Full autonomy within the policy envelope.
+        L3Autonomous = "L3_autonomous",
+        /// L3 plus vault-scope expansion; Enterprise tier with SOC 2 acceptance.
+        L4Trusted = "L4_trusted",
+    }
+);
+
+wire_enum!(
+    /// Whether a skill only reads or also changes the world.
+    SkillKind, "kind", {
+        /// Reads only.
+        Read = "read",
+        /// Writes: held at L2, recorded but not executed at L0.
+        Write = "write",
+    }
+);
+
+/// Checks a human-readable name (the error names `field`): 1–64 characters of `a-z A-Z 0-9 - _ .`, starting
+/// with a letter or digit.
+pub fn check_name(field: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "{field} must be 1-64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit; got {name:?}"
+            ),
+        ))
+    }
+}
+
+/// Checks an optional free-text description (≤ 1024 characters).
+pub fn check_description(field: &str, text: Option<&str>) -> Result<()> {
+    match text {
+        Some(t) if t.chars().count() > 1024 => Err(Error::invalid(
+            field,
+            format!("{field} must be at most 1024 characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Parses a duration in the product's form: a positive integer and a unit `s`, `m`,
+/// `h` or `d` (`"15m"`, `"2h"`, `"24h"`). Returns seconds.
+pub fn parse_duration(field: &str, text: &str) -> Result<u64> {
+    let err = || {
+        Error::invalid(
+            field,
+            format!(
+                "{field} must be a positive whole number followed by s, m, h or d (e.g. \"15m\", \"24h\"); got {text:?}"
+            ),
+        )
+    };
+    let (num, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = num.parse().map_err(|_| err())?;
+    if n == 0 || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(err()),
+    };
+    n.checked_mul(mult).ok_or_else(err)
+}
+
+/// Money on the wire is `f64` USD; inside it is whole micro-dollars.
+pub fn usd_to_micros(usd: f64) -> i64 {
+    (usd * 1_000_000.0).round() as i64
+}
+
+/// Micro-dollars to USD.
+pub fn micros_to_usd(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+/// A list answer: `{"items": […]}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct List<T> {
+    /// The items, oldest first.
+    pub items: Vec<T>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn unknown_region_names_field_and_lists_valid_ones() {
+        let err: Error = "mars-north".parse::<Region>().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(err.field(), Some("region"));
+        for r in Region::ALL {
+            assert!(err.message().contains(r.as_str()), "{}", err.message());
+        }
+        assert_eq!(
+            "bc-sovereign".parse::<Region>().unwrap(),
+            Region::BcSovereign
+        );
+        assert_eq!(
+            serde_json::to_string(&PromotionLevel::L2Approve).unwrap(),
+            "\"L2_approve\""
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("ttl", "15m").unwrap(), 900);
+        assert_eq!(parse_duration("ttl", "24h").unwrap(), 86_400);
+        for bad in [
+            "",
+            "h",
+            "0m",
+            "-5m",
+            "1.5h",
+            "10x",
+            "+5m",
+            "99999999999999999999d",
+        ] {
+            let e = parse_duration("ttl", bad).unwrap_err();
+            assert_eq!(e.field(), Some("ttl"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        check_name("name", "lead-research-v1").unwrap();
+        for bad in ["", "-x", "a b", "é", &"x".repeat(65)] {
+            assert!(check_name("name", bad).is_err(), "{bad}");
+        }
+    }
+}
