@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use heroa::clock::Clock;
 use heroa::protocol::{SkillKind, Tier};
-use heroa::{Error, RunContext, RuntimeOptions, Skill, SkillCall, Template};
+use heroa::{Error, RunContext, RuntimeOptions, SkillCall};
 
 use crate::client::NativeClient;
 use crate::errors::to_pyerr;
@@ -287,15 +287,13 @@ fn start<P, N>(
         }
     };
     rt.spawn(async move {
-        tokio::select! {
-            _ = call.finished().cancelled() => {}
-            _ = call.cancellation().cancelled() => {
-                tokio::task::spawn_blocking(move || {
-                    Python::attach(|py| {
-                        let _ = task.bind(py).call_method0("cancel");
-                    })
-                });
-            }
+        call.finished().cancelled().await;
+        if call.is_cancelled() {
+            tokio::task::spawn_blocking(move || {
+                Python::attach(|py| {
+                    let _ = task.bind(py).call_method0("cancel");
+                })
+            });
         }
     });
 }

@@ -26,7 +26,7 @@ import inspect
 import json
 import os
 import threading
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Tuple, Union
 
 from . import _native
 
@@ -166,13 +166,15 @@ def _describe(e: BaseException) -> str:
 
 
 def start(
-    adapter: Callable[[Any], Awaitable[str]],
+    adapter: Callable[[Any], Coroutine[Any, Any, str]],
     native: Union[_native.SkillCall, _native.RunContext],
 ) -> "concurrent.futures.Future[str]":
     """Runs an ``async def`` adapter for one call as a task on the handler loop; its
     done callback answers the call. The native side cancels the returned future when
     the run is cancelled or the call times out."""
-    fut = asyncio.run_coroutine_threadsafe(adapter(native), handler_loop())
+    fut: "concurrent.futures.Future[str]" = asyncio.run_coroutine_threadsafe(
+        adapter(native), handler_loop()
+    )
 
     def done(f: "concurrent.futures.Future[str]") -> None:
         if f.cancelled():

@@ -54,8 +54,9 @@ impl<P> HostCall<P> {
         &self.cancel
     }
 
-    /// Fires once the call is over: answered, or abandoned by the runtime. A host
-    /// task that watches [`HostCall::cancellation`] can end on this.
+    /// Fires once the call is over: answered, or abandoned by the runtime (then
+    /// after [`HostCall::cancellation`], so `is_cancelled` is settled by the time it
+    /// fires).
     pub fn finished(&self) -> &CancellationToken {
         &self.done
     }
@@ -120,18 +121,42 @@ pub fn dispatch<P: Send + Sync + 'static>(
         done: CancellationToken::new(),
         reply: Mutex::new(Some(tx)),
     });
-    let guard = call.cancel.clone().drop_guard();
-    let done = call.done.clone().drop_guard();
-    host(call.clone());
+    let guard = CallGuard {
+        call: call.clone(),
+        answered: false,
+    };
+    host(call);
     async move {
+        // Moves the whole guard in (a field assignment alone would capture only the
+        // field, and the guard would end the call at once).
+        let mut guard = guard;
         let out = rx
             .await
             .unwrap_or_else(|_| Err("the host dropped the call without answering".to_string()));
-        guard.disarm();
-        // Answered: later vault reads fail.
-        call.reply.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(done);
+        guard.answered = true;
         out
+    }
+}
+
+/// Ends a call when its future completes or is dropped: a call dropped before its
+/// answer is cancelled first, then (either way) finished, so a host that sees
+/// `finished` can trust `is_cancelled`. Vault reads end with it.
+struct CallGuard<P> {
+    call: Arc<HostCall<P>>,
+    answered: bool,
+}
+
+impl<P> Drop for CallGuard<P> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.call.cancel.cancel();
+        }
+        self.call
+            .reply
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.call.done.cancel();
     }
 }
 

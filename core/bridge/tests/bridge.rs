@@ -150,7 +150,7 @@ async fn agent_with_template(rt: &Runtime, template: &str) -> (Bridge, String) {
     call(
         &b,
         "agents.set_promotion",
-        json!({"agent_id": id, "level": "L3"}),
+        json!({"agent_id": id, "level": "L3_autonomous"}),
     )
     .await
     .unwrap();
@@ -371,7 +371,7 @@ async fn a_stream_handle_yields_events_to_done_and_closes_from_another_task() {
     }
     assert_eq!(
         names.first().map(String::as_str),
-        Some("run.started"),
+        Some("run.queued"),
         "{names:?}"
     );
     assert_eq!(names.last().map(String::as_str), Some("done"), "{names:?}");

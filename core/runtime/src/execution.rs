@@ -284,12 +284,23 @@ impl RunContext {
         // (the template is aborted) or because it timed out aborts the skill's task,
         // which tells host code (see heroa-bridge's host callbacks) to stop.
         let _abort = AbortOnDrop(task.abort_handle());
-        let result = match timeout {
-            None => task.await,
-            Some(limit) => match tokio::time::timeout(limit, task).await {
-                Ok(r) => r,
-                Err(_) => Ok(Err(format!("timed out after {} s", limit.as_secs_f64()))),
-            },
+        let finished = async {
+            match timeout {
+                None => task.await,
+                Some(limit) => match tokio::time::timeout(limit, task).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(Err(format!("timed out after {} s", limit.as_secs_f64()))),
+                },
+            }
+        };
+        // Wherever the template's code runs (a host thread, another task), a cancelled
+        // run ends its skill call here.
+        let mut cancel = st.cancel.clone();
+        let result = tokio::select! {
+            r = finished => r,
+            _ = cancel.wait_for(|c| *c) => {
+                return Err(Error::new(ErrorKind::FailedPrecondition, "the run was cancelled"));
+            }
         };
         let cost = usd_to_micros(info.cost_usd);
         {
