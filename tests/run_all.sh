@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (benches included), every Rust test (unit,
 # doc, the behaviour suite on both transports, crash recovery, CLI, deploy, streams,
-# webhooks, OpenAPI conformance), the main example, and each binding's suite.
+# webhooks, OpenAPI conformance against the bridge's catalogue, the bridge), the
+# feature builds of the split crates, the main example, and each binding's suite.
 # Benchmarks are type-checked by clippy here and run with `cargo bench`
 # (figures in BENCHMARKS.md).
 set -euo pipefail
@@ -10,6 +11,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --lib --bins --tests --examples --locked
 cargo test --workspace --doc --locked
+# The crates build where their users are: the runtime without its default features
+# (no local deploy, no HTTP clients), the thin client and the stand-alone crates
+# alone (their dependency trees are checked by core/client/tests/dependencies.rs).
+cargo check --locked -p heroa-runtime --no-default-features
+cargo check --locked -p heroa-client -p heroa-protocol -p heroa-policy -p heroa-sse -p heroa-webhooks -p heroa-cron
+cargo check --locked -p heroa-bridge --no-default-features
 cargo run --locked -q --example onboarding > /dev/null
 for suite in bindings-*/run_tests.sh; do
   [ -f "$suite" ] || continue
