@@ -8,10 +8,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use secrecy::SecretString;
 
-use heroa::client::RunStream;
 use heroa::client::{RemoteOptions, RetryPolicy};
 use heroa::{Client, Error};
-use heroa_bridge::Bridge;
+use heroa_bridge::{Bridge, StreamHandle};
 
 use crate::errors::to_pyerr;
 use crate::policy::PolicyEngine;
@@ -173,7 +172,7 @@ impl NativeClient {
         self.owner.check()?;
         Ok(Events {
             inner: Arc::new(tokio::sync::Mutex::new(Stream {
-                client: self.client.clone(),
+                bridge: Bridge::new(self.client.clone()),
                 run_id,
                 last: last_event_id,
                 open: None,
@@ -196,11 +195,11 @@ pub struct Events {
 }
 
 struct Stream {
-    client: Client,
+    bridge: Bridge,
     run_id: String,
     /// Id of the last event returned (or the resume point before the first).
     last: Option<u64>,
-    open: Option<RunStream>,
+    open: Option<StreamHandle>,
     ended: bool,
 }
 
@@ -210,11 +209,12 @@ async fn next_event(inner: Arc<tokio::sync::Mutex<Stream>>) -> heroa::Result<Opt
         return Ok(None);
     }
     if st.open.is_none() {
-        let s = st.client.runs().stream_after(&st.run_id, st.last).await?;
+        let args = serde_json::json!({"run_id": st.run_id, "last_event_id": st.last});
+        let s = st.bridge.stream("runs.events", &args.to_string()).await?;
         st.open = Some(s);
     }
-    let next = match st.open.as_mut() {
-        Some(s) => s.next().await,
+    let next = match st.open.as_ref() {
+        Some(s) => s.next().await?,
         None => None,
     };
     match next {
@@ -222,15 +222,14 @@ async fn next_event(inner: Arc<tokio::sync::Mutex<Stream>>) -> heroa::Result<Opt
             st.ended = true;
             Ok(None)
         }
-        Some(Ok(e)) => {
-            if e.is_done() {
+        Some(e) => {
+            if e["event"] == heroa::protocol::DONE {
                 st.ended = true;
             } else {
-                st.last = Some(e.id);
+                st.last = e["id"].as_u64();
             }
-            Ok(Some(serde_json::to_string(&e)?))
+            Ok(Some(e.to_string()))
         }
-        Some(Err(e)) => Err(e),
     }
 }
 

@@ -1,4 +1,4 @@
-"""heroa.deploy (seed 000): the example deploying a generated API, sub-agents running
+"""heroa.deploy (the deploy guide): the example deploying a generated API, sub-agents running
 a batch through a Python skill on both transports, bad input, extend and delete."""
 
 from __future__ import annotations

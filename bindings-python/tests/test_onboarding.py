@@ -1,4 +1,4 @@
-"""examples/python/onboarding.py (seed 001, steps 1-6 on the embedded runtime) runs."""
+"""examples/python/onboarding.py (the onboarding guide, steps 1-6 on the embedded runtime) runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 001 step 7 end to end: a schedule and a completion webhook on an agent; each
+"""The onboarding guide step 7 end to end: a schedule and a completion webhook on an agent; each
 run's result is POSTed, signed, to a receiver on 127.0.0.1, which verifies it with
 heroa.webhooks; the delivery log shows it."""
 

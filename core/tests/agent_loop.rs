@@ -151,7 +151,7 @@ async fn offline_loop_runs_tools_under_the_envelope_and_streams_every_step() {
     assert_eq!(out["finish_reason"], "stop");
     assert_eq!(out["usage"]["total_tokens"], 393);
 
-    // The messages read like seed 004's stream.
+    // The messages read like the Heroku Agents API's stream.
     let messages: Vec<&Value> = all
         .iter()
         .filter(|e| e.event == "message")

@@ -1,4 +1,4 @@
-"""Seed 000's Python example: a coding agent deploys the API it just generated.
+"""The deploy guide's Python example: a coding agent deploys the API it just generated.
 
 The "generated API" is a tiny Python HTTP server committed to a local git repository
 (with a ``Procfile``: ``web: python3 server.py``) in a temporary directory. It is

@@ -1,4 +1,4 @@
-//! Seed 001, "Onboard an agent in ten minutes", steps 1–6 on the embedded runtime:
+//! The onboarding guide, "Onboard an agent in ten minutes", steps 1–6 on the embedded runtime:
 //! register an identity, choose a region, bind a credential, set the policy
 //! envelope, run in L0 shadow (nothing written), promote, run, and print status,
 //! cost and the audit URL. No account, no network.
@@ -12,7 +12,7 @@ use heroa::{Client, RunContext, Skill, Template};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-/// The policy of seed 001 step 4, exactly as written there.
+/// The policy of the onboarding guide step 4, exactly as written there.
 const SEED_POLICY: &str = r#"
     permit(principal, action == Action::"skill:invoke", resource)
     when {

@@ -178,7 +178,7 @@ def deploy(
     gpu: Optional[bool] = None,
     health_path: Optional[str] = None,
 ) -> Deployment:
-    """Seed 000's ``heroa.deploy(...)`` on :func:`default_client` — see
+    """The deploy guide's ``heroa.deploy(...)`` on :func:`default_client` — see
     :meth:`Client.deploy`. An embedded default client's deployments live as long as
     the process."""
     return default_client().deploy(

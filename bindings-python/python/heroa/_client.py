@@ -399,7 +399,7 @@ class Client(_ClientBase):
         gpu: Optional[bool] = None,
         health_path: Optional[str] = None,
     ) -> Deployment:
-        """Deploys an app, a service or a sub-agent (seed 000's ``heroa.deploy``):
+        """Deploys an app, a service or a sub-agent (the deploy guide's ``heroa.deploy``):
         hosting as one call. ``mode`` is ``app`` (a public HTTPS ``url``), ``service``
         (a private ``endpoint``; ``public=True`` adds a URL) or ``agent`` (a sub-agent
         whose ``handle`` runs like any agent, with ``template`` — agent mode only).

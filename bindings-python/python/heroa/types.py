@@ -400,7 +400,7 @@ class DeployPolicy(Model):
 
 
 class Deployment(Model):
-    """An app, service or sub-agent stood up by ``deploy`` (seed 000's answer:
+    """An app, service or sub-agent stood up by ``deploy`` (the deploy guide's answer:
     ``url`` | ``endpoint`` | ``handle``, ``mode``, ``region``, ``expires_at``) with its
     id, status and settings. ``dep["url"]`` and ``dep.url`` read the same."""
 

@@ -312,7 +312,7 @@ static CATALOGUE: &[Operation] = &[
         call!(|c, a| json(c.vault().get(&a.param("vault_id")?).await?))),
     op!("vault.delete", Delete "/v1/vault/{vault_id}", 204, Safe, None(None) -> Empty(None),
         call!(|c, a| { c.vault().delete(&a.param("vault_id")?).await?; Ok(Value::Null) })),
-    op!("vault.rotate", Post "/v1/vault/{vault_id}/rotate", 200, Safe, Body(Some("VaultRotate")) -> Json(Some("VaultEntry")),
+    op!("vault.rotate", Post "/v1/vault/{vault_id}/rotate", 200, WithKey, Body(Some("VaultRotate")) -> Json(Some("VaultEntry")),
     call!(|c, a| {
         let id = a.param("vault_id")?;
         let req: VaultRotate = a.input()?;
@@ -378,13 +378,13 @@ static CATALOGUE: &[Operation] = &[
         call!(|c, a| { let q: StatusFilter = a.input()?; json(c.approvals().list(q.status.as_deref()).await?) })),
     op!("approvals.get", Get "/v1/approvals/{approval_id}", 200, Safe, None(None) -> Json(Some("Approval")),
         call!(|c, a| json(c.approvals().get(&a.param("approval_id")?).await?))),
-    op!("approvals.approve", Post "/v1/approvals/{approval_id}/approve", 200, Safe, Body(Some("DecideApproval")) -> Json(Some("Approval")),
+    op!("approvals.approve", Post "/v1/approvals/{approval_id}/approve", 200, WithKey, Body(Some("DecideApproval")) -> Json(Some("Approval")),
     call!(|c, a| {
         let id = a.param("approval_id")?;
         let req: DecideApproval = a.input()?;
         json(c.approvals().approve(&id, req.by.as_deref()).await?)
     })),
-    op!("approvals.deny", Post "/v1/approvals/{approval_id}/deny", 200, Safe, Body(Some("DecideApproval")) -> Json(Some("Approval")),
+    op!("approvals.deny", Post "/v1/approvals/{approval_id}/deny", 200, WithKey, Body(Some("DecideApproval")) -> Json(Some("Approval")),
     call!(|c, a| {
         let id = a.param("approval_id")?;
         let req: DecideApproval = a.input()?;

@@ -35,8 +35,14 @@ pub fn decode<T: DeserializeOwned>(v: Value) -> Result<T> {
     })
 }
 
+/// The deepest nesting a request may have. Stored requests are wrapped again (a run's
+/// input inside its audit event, inside the event stream), and every later parse
+/// has serde_json's limit of 128: this leaves a wide margin below it.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses a request body: whitespace only reads as `{}`; anything but one JSON object
-/// (trailing data included) is `invalid_argument` on `body`.
+/// (trailing data included), or one nested deeper than [`MAX_DEPTH`], is
+/// `invalid_argument` on `body`.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
@@ -47,6 +53,67 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>> {
             "the request body must be a JSON object",
         ));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid("body", format!("the request body is not valid JSON: {e}")))
+    let object: Map<String, Value> = serde_json::from_slice(bytes)
+        .map_err(|e| Error::invalid("body", format!("the request body is not valid JSON: {e}")))?;
+    check_depth(&object)?;
+    Ok(object)
+}
+
+/// Refuses objects nested deeper than [`MAX_DEPTH`] (without recursion).
+fn check_depth(object: &Map<String, Value>) -> Result<()> {
+    let mut stack: Vec<(&Value, usize)> = object.values().map(|v| (v, 2)).collect();
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        if depth > MAX_DEPTH {
+            return Err(Error::invalid(
+                "body",
+                format!("the request body nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{"a": [[…]]}` with `levels` levels, the outer object included.
+    fn nested(levels: usize) -> String {
+        format!(
+            "{{\"a\": {}{}}}",
+            "[".repeat(levels - 1),
+            "]".repeat(levels - 1)
+        )
+    }
+
+    #[test]
+    fn nesting_is_limited_at_the_door() {
+        assert!(parse_object(nested(MAX_DEPTH).as_bytes()).is_ok());
+        let e = parse_object(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(e.field(), Some("body"));
+        assert!(e.message().contains("deeper than 64"), "{e:?}");
+        // What fuzzing sent: 122 levels were accepted and broke the audit later.
+        assert!(parse_object(nested(122).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn one_object_and_nothing_after_it() {
+        for bad in [&b"{} xyz"[..], b"{}{}", b"[]", b"{", b"\"x\""] {
+            let e = parse_object(bad).unwrap_err();
+            assert_eq!(
+                e.field(),
+                Some("body"),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_object(b"  ").unwrap().is_empty());
+        assert!(parse_object(b" {\"a\": 1} \n").is_ok());
+    }
 }

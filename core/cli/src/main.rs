@@ -314,7 +314,8 @@ fn print<T: serde::Serialize>(v: &T) -> heroa::Result<()> {
 }
 
 fn timeout(text: &str) -> heroa::Result<Duration> {
-    heroa::protocol::parse_duration("timeout", text).map(Duration::from_secs)
+    heroa::protocol::parse_duration("timeout", text, heroa::protocol::MAX_TTL_SECS)
+        .map(Duration::from_secs)
 }
 
 fn client(cli: &Cli) -> heroa::Result<Client> {

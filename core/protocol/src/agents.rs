@@ -143,7 +143,7 @@ impl RegisterAgent {
             check_name("template", t)?;
         }
         if let Some(w) = &self.approval_window {
-            super::parse_duration("approval_window", w)?;
+            super::parse_approval_window(w)?;
         }
         check_loop_settings(
             self.llm_configs.as_deref(),

@@ -140,30 +140,45 @@ pub fn check_description(field: &str, text: Option<&str>) -> Result<()> {
     }
 }
 
+/// The longest `approval_window`: 30 days.
+pub const MAX_APPROVAL_WINDOW_SECS: u64 = 30 * 86_400;
+/// The longest finite `ttl`: 365 days (longer lives are `"persistent"`).
+pub const MAX_TTL_SECS: u64 = 365 * 86_400;
+
 /// Parses a duration in the product's form: a positive integer and a unit `s`, `m`,
-/// `h` or `d` (`"15m"`, `"2h"`, `"24h"`). Returns seconds.
-pub fn parse_duration(field: &str, text: &str) -> Result<u64> {
+/// `h` or `d` (`"15m"`, `"2h"`, `"24h"`) of at most `max_secs`. Returns seconds.
+/// Any other text — another unit, a sign, a fraction, a non-ASCII character, a
+/// number too large — is `invalid_argument` on `field`.
+pub fn parse_duration(field: &str, text: &str, max_secs: u64) -> Result<u64> {
     let err = || {
         Error::invalid(
             field,
             format!(
-                "{field} must be a positive whole number followed by s, m, h or d (e.g. \"15m\", \"24h\"); got {text:?}"
+                "{field} must be a positive whole number followed by s, m, h or d (e.g. \"15m\", \"24h\"), at most {}d; got {text:?}",
+                max_secs / 86_400
             ),
         )
     };
-    let (num, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: u64 = num.parse().map_err(|_| err())?;
-    if n == 0 || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err());
-    }
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let (num, mult) = match text.as_bytes().last() {
+        Some(b's') => (&text[..text.len() - 1], 1),
+        Some(b'm') => (&text[..text.len() - 1], 60),
+        Some(b'h') => (&text[..text.len() - 1], 3600),
+        Some(b'd') => (&text[..text.len() - 1], 86_400),
         _ => return Err(err()),
     };
-    n.checked_mul(mult).ok_or_else(err)
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    let n: u64 = num.parse().map_err(|_| err())?;
+    match n.checked_mul(mult) {
+        Some(secs) if secs > 0 && secs <= max_secs => Ok(secs),
+        _ => Err(err()),
+    }
+}
+
+/// An `approval_window` in seconds (at most [`MAX_APPROVAL_WINDOW_SECS`]).
+pub fn parse_approval_window(text: &str) -> Result<u64> {
+    parse_duration("approval_window", text, MAX_APPROVAL_WINDOW_SECS)
 }
 
 /// Money on the wire is `f64` USD; inside it is whole micro-dollars.
@@ -208,8 +223,12 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("ttl", "15m").unwrap(), 900);
-        assert_eq!(parse_duration("ttl", "24h").unwrap(), 86_400);
+        assert_eq!(parse_duration("ttl", "15m", MAX_TTL_SECS).unwrap(), 900);
+        assert_eq!(parse_duration("ttl", "24h", MAX_TTL_SECS).unwrap(), 86_400);
+        assert_eq!(
+            parse_duration("ttl", "365d", MAX_TTL_SECS).unwrap(),
+            MAX_TTL_SECS
+        );
         for bad in [
             "",
             "h",
@@ -219,8 +238,17 @@ mod tests {
             "10x",
             "+5m",
             "99999999999999999999d",
+            // Found by fuzzing: a non-ASCII last character, and overflowing or
+            // absurd lengths that used to panic or wrap to a past expiry.
+            "\u{80}",
+            "é",
+            "5é",
+            "200000000000d",
+            "18446744073709551615s",
+            "3650000d",
+            "366d",
         ] {
-            let e = parse_duration("ttl", bad).unwrap_err();
+            let e = parse_duration("ttl", bad, MAX_TTL_SECS).unwrap_err();
             assert_eq!(e.field(), Some("ttl"), "{bad}");
         }
     }

@@ -43,7 +43,7 @@ wire_enum!(
     }
 );
 
-/// The policy of a deployment (seed 000): network egress, tool-call allow-list and
+/// The policy of a deployment (the deploy guide): network egress, tool-call allow-list and
 /// secret scopes. For a sub-agent, each part is intersected with its parent's.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -111,7 +111,7 @@ pub struct DeployRequest {
     pub health_path: Option<String>,
 }
 
-/// A deployment: seed 000's answer (`url` | `endpoint` | `handle`, `mode`, `region`,
+/// A deployment: the deploy guide's answer (`url` | `endpoint` | `handle`, `mode`, `region`,
 /// `expires_at`) plus its id, status and settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Deployment {
@@ -184,10 +184,10 @@ pub fn parse_ttl(text: &str) -> Result<Option<u64>> {
     if text == "persistent" {
         return Ok(None);
     }
-    super::parse_duration("ttl", text).map(Some).map_err(|_| {
+    super::parse_duration("ttl", text, super::MAX_TTL_SECS).map(Some).map_err(|_| {
         Error::invalid(
             "ttl",
-            format!("ttl must be \"15m\", \"2h\", \"24h\", another <n>s|m|h|d, or \"persistent\"; got {text:?}"),
+            format!("ttl must be \"15m\", \"2h\", \"24h\", another <n>s|m|h|d of at most 365d, or \"persistent\"; got {text:?}"),
         )
     })
 }

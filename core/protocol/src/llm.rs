@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A model the agent's `llm` run loop uses (seed 002's `llm_configs`).
+/// A model the agent's `llm` run loop uses (the RunAgents deploy API's `llm_configs`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
@@ -74,7 +74,7 @@ pub struct TokenUsage {
     pub total_tokens: u64,
 }
 
-/// A skill the `llm` loop offers the model, with per-tool limits like seed 004's
+/// A skill the `llm` loop offers the model, with per-tool limits like the Heroku Agents API's
 /// `runtime_params`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 //! Messages and tools (the agent's skills) go to a model; each tool call passes the
 //! policy envelope and the promotion level before the skill runs; tool results go
 //! back; until the model stops or the step limit. Every model turn and tool result is
-//! a `message` event in seed 004's completion format (`chat.completion`,
+//! a `message` event in the Heroku Agents API's completion format (`chat.completion`,
 //! `tool.completion`), so the run's stream reads like Heroku's agents endpoint.
 //! Token usage times the config's prices is added to `run_cost_usd`.
 //!

@@ -8,7 +8,7 @@ use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{
     Agent, List, PromotionLevel, RUNTIME_R1, RegisterAgent, SetPromotion, Tier, UpdateAgent,
-    parse_duration,
+    parse_approval_window,
 };
 
 const DEFAULT_TEMPLATE: &str = "sequence";
@@ -34,7 +34,7 @@ impl Runtime {
             promotion: PromotionLevel::L0Shadow,
             template,
             approval_window_seconds: match &req.approval_window {
-                Some(w) => parse_duration("approval_window", w)?,
+                Some(w) => parse_approval_window(w)?,
                 None => DEFAULT_APPROVAL_WINDOW,
             },
             llm_configs: req.llm_configs.clone().unwrap_or_default(),
@@ -137,7 +137,7 @@ impl Runtime {
         let window = req
             .approval_window
             .as_deref()
-            .map(|w| parse_duration("approval_window", w))
+            .map(parse_approval_window)
             .transpose()?;
         if let Some(t) = &req.template {
             self.require_template(t)?;
@@ -232,6 +232,25 @@ impl Runtime {
                     ErrorKind::FailedPrecondition,
                     "the agent has runs in progress; cancel or wait for them first",
                 ));
+            }
+            // A sub-agent's envelope and vault fall back to its parent's: without the
+            // parent its runs could never start. Refuse instead of orphaning them.
+            let children: Vec<String> = tx
+                .prepare(
+                    "SELECT id FROM agents WHERE workspace_id = ?1 AND json_extract(data, '$.parent_id') = ?2 ORDER BY id",
+                )?
+                .query_map(params![ws, id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if !children.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::FailedPrecondition,
+                    format!(
+                        "the agent has {} sub-agent(s) ({}); delete them (or their deployments) first",
+                        children.len(),
+                        children.join(", ")
+                    ),
+                )
+                .with_details(serde_json::json!({ "sub_agents": children })));
             }
             tx.execute(
                 "DELETE FROM vault WHERE workspace_id = ?1 AND owner = ?2",

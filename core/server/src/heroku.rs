@@ -1,4 +1,4 @@
-//! `POST /v1/agents/heroku`: Heroku's agents endpoint (seed 004), served by Heroa.
+//! `POST /v1/agents/heroku`: the Heroku Agents API's endpoint, served by Heroa.
 //!
 //! The request is Heroku's — `model`, `messages`, `tools` (`heroku_tool` / `mcp`, with
 //! `runtime_params`), `temperature`, … — and the answer streams the agent loop in
@@ -18,7 +18,7 @@ use super::AppState;
 use heroa_protocol::error::{Error, Result};
 use heroa_protocol::{StartRun, ToolSpec};
 
-/// Seed 004's request body.
+/// The Heroku Agents API's request body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HerokuRequest {

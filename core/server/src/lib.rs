@@ -346,6 +346,15 @@ async fn idempotent(
         }
         IdempotencyRecord::New => {}
     }
+    // Until the answer is recorded, the key is held; if this request ends any other
+    // way (the client went away mid-`wait`, the handler failed), it is released so a
+    // retry is not refused as "in progress" until the server restarts.
+    let mut pending = PendingKey {
+        rt: &s.rt,
+        ws,
+        key,
+        held: true,
+    };
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -356,6 +365,7 @@ async fn idempotent(
     // A failure is not remembered (the key can be used again); a stream is not
     // buffered or replayed (it would neither stream nor keep its headers).
     if streaming || !resp.status().is_success() {
+        pending.held = false;
         s.rt.idempotency_forget(ws, key)?;
         return Ok(resp);
     }
@@ -364,7 +374,27 @@ async fn idempotent(
         .await
         .map_err(|e| Error::internal("response body").with_source(e))?;
     s.rt.idempotency_complete(ws, key, parts.status.as_u16(), &bytes)?;
+    pending.held = false;
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// An `Idempotency-Key` held while its request runs; released if the request ends
+/// without recording an answer.
+struct PendingKey<'a> {
+    rt: &'a Runtime,
+    ws: &'a str,
+    key: &'a str,
+    held: bool,
+}
+
+impl Drop for PendingKey<'_> {
+    fn drop(&mut self) {
+        if self.held
+            && let Err(e) = self.rt.idempotency_forget(self.ws, self.key)
+        {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+    }
 }
 
 /// A running server.
