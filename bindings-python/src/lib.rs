@@ -20,6 +20,9 @@ mod webhooks;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_KINDS", errors::kinds())?;
+    // The bridge's operation catalogue, by name: what `Client.call` accepts.
+    let ops: Vec<&str> = heroa_bridge::operations().iter().map(|op| op.name).collect();
+    m.add("OPERATIONS", ops)?;
     m.add_function(wrap_pyfunction!(errors::set_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(policy::compile_policy, m)?)?;

@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Decision",
     "ERROR_KINDS",
+    "OPERATIONS",
     "Events",
     "PolicyEngine",
     "PolicyReason",
@@ -44,6 +45,7 @@ __all__ = [
 
 __version__: str
 ERROR_KINDS: List[str]
+OPERATIONS: List[str]
 
 def set_error_classes(classes: Dict[str, Any]) -> None: ...
 def raise_error(
