@@ -15,17 +15,41 @@ mod runtime;
 mod sse;
 mod webhooks;
 
+/// Recomputes an audit record's chain (`{"run_id", "events"}` as JSON text) and
+/// answers the verification as JSON text: both chain formats, no transport.
+#[pyfunction]
+fn verify_audit_chain(record: &str) -> PyResult<String> {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        run_id: String,
+        events: Vec<heroa::protocol::AuditEvent>,
+    }
+    let r: Record = heroa_bridge::decode::decode(serde_json::from_str(record).map_err(|e| {
+        errors::to_pyerr(heroa::Error::invalid(
+            "record",
+            format!("record is not JSON: {e}"),
+        ))
+    })?)
+    .map_err(errors::to_pyerr)?;
+    let v = heroa::audit::verify(&r.run_id, &r.events);
+    serde_json::to_string(&v).map_err(|e| errors::to_pyerr(e.into()))
+}
+
 /// The Python module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_KINDS", errors::kinds())?;
     // The bridge's operation catalogue, by name: what `Client.call` accepts.
-    let ops: Vec<&str> = heroa_bridge::operations().iter().map(|op| op.name).collect();
+    let ops: Vec<&str> = heroa_bridge::operations()
+        .iter()
+        .map(|op| op.name)
+        .collect();
     m.add("OPERATIONS", ops)?;
     m.add_function(wrap_pyfunction!(errors::set_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(policy::compile_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_audit_chain, m)?)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::Events>()?;
     m.add_class::<runtime::NativeRuntime>()?;

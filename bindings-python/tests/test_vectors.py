@@ -203,3 +203,27 @@ def test_agent_loop_errors_are_typed() -> None:
         loop.feed(b"event: message\ndata: {not json\n\n")
     with pytest.raises(heroa.AgentStreamError):
         heroa.sse.AgentLoop().finish()
+
+
+AUDIT = _load("audit/chains.json")
+
+
+@pytest.mark.parametrize("case", AUDIT["cases"], ids=[c["name"] for c in AUDIT["cases"]])
+def test_audit_chain_vectors(case: Dict[str, Any]) -> None:
+    got = heroa.verify_audit_chain({"run_id": AUDIT["run_id"], "events": case["events"]})
+    assert got.valid is case["valid"], got
+    if "broken_at" in case:
+        assert got.broken_at == case["broken_at"], got
+
+
+def test_a_record_read_from_a_run_verifies_and_carries_format_2(env: Any) -> None:
+    agent = env.agent("auditor", "L3_autonomous", "permit(principal, action, resource);")
+    run = env.client.agents.run(agent_id=agent.id, input={"calls": []})
+    env.client.runs.wait(run.id, timeout=20)
+    record = env.client.runs.audit(run.id)
+    assert all(e.chain_version == 2 for e in record.events)
+    assert heroa.verify_audit_chain(record).valid
+    broken = record.to_dict()
+    broken["events"][0]["data"] = {"tampered": True}
+    v = heroa.verify_audit_chain(broken)
+    assert (v.valid, v.broken_at) == (False, 0)

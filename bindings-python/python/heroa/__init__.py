@@ -21,6 +21,7 @@ Python idiom.
 from __future__ import annotations
 
 import threading
+import json
 from typing import Any, Mapping, Optional, Union
 
 from . import _native
@@ -81,6 +82,14 @@ from .types import (
 
 __version__: str = _native.__version__
 
+
+def verify_audit_chain(record: Union[AuditRecord, Mapping[str, Any]]) -> AuditVerification:
+    """Recomputes a run's audit chain here, from a record you hold (``runs.audit``'s
+    answer, or its JSON): every hash and link, in both chain formats. The same check
+    as ``client.runs.verify_audit``, without a call."""
+    data = record.to_dict() if isinstance(record, AuditRecord) else dict(record)
+    return AuditVerification(json.loads(_native.verify_audit_chain(json.dumps(data))))
+
 # `TimeoutError` is reachable as `heroa.TimeoutError` but left out of `__all__` so
 # that `from heroa import *` does not shadow the built-in.
 __all__ = [
@@ -134,6 +143,7 @@ __all__ = [
     "DeployPolicy",
     "deploy",
     "default_client",
+    "verify_audit_chain",
     "DEPLOY_MODES",
     "RESOURCE_TIERS",
     "REGIONS",

@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Decision",
     "ERROR_KINDS",
+    "verify_audit_chain",
     "OPERATIONS",
     "Events",
     "PolicyEngine",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 __version__: str
+def verify_audit_chain(record: str) -> str: ...
+
 ERROR_KINDS: List[str]
 OPERATIONS: List[str]
 

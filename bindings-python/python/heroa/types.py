@@ -324,6 +324,9 @@ class AuditEvent(Model):
     data: Any
     prev_hash: str
     hash: str
+    #: How ``hash`` was computed: ``2`` (RFC 8785 canonical JSON) for events written
+    #: now; ``None`` for events of format 1, written before.
+    chain_version: Optional[int]
 
 
 class AuditRecord(Model):

@@ -1,9 +1,22 @@
 //! The audit chain: each run's events are hash-linked, so any change to a stored
 //! event, its order, or a removed event is detected by [`verify`].
 //!
-//! `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of {seq, at, type, data})`, hex;
-//! canonical JSON has object keys sorted (serde_json's default map) and no spaces.
-//! The first event's `prev_hash` is 64 zeros.
+//! `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the event)`, hex; the first
+//! event's `prev_hash` is 64 zeros. The chain format is versioned by each event's
+//! `chain_version`:
+//!
+//! * **2** (every event written now): the canonical JSON is RFC 8785 (the JSON
+//!   Canonicalization Scheme) of `{chain_version, seq, at, type, data}` — keys sorted
+//!   by UTF-16 code units, numbers in their shortest ECMAScript form, no spaces — so
+//!   any language with a JCS implementation verifies it byte for byte, whatever its
+//!   map order. `chain_version` is inside the hash, so it cannot be downgraded.
+//! * **1** (events written before; no `chain_version` field): serde_json's compact
+//!   text of `{seq, at, type, data}` with `data`'s keys in the order they were
+//!   inserted, which is the order the stored JSON keeps. This crate reads JSON with
+//!   that order preserved, so every Rust build verifies them.
+//!
+//! `tests/vectors/audit/` holds chains of both formats that every language's suite
+//! verifies.
 
 use sha2::{Digest, Sha256};
 
@@ -12,7 +25,65 @@ use crate::{AuditEvent, AuditVerification};
 /// `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash of an event given its predecessor's hash.
+/// The chain format of events written now.
+pub const CHAIN_VERSION: u32 = 2;
+
+/// `chain_version` of events that carry none.
+pub fn format_1() -> u32 {
+    1
+}
+
+/// Whether an event is of format 1 (its `chain_version` is not serialized).
+pub fn is_format_1(v: &u32) -> bool {
+    *v == 1
+}
+
+/// The hash of an event of format `chain_version` given its predecessor's hash;
+/// `None` for a format this build does not know.
+pub fn event_hash_v(
+    chain_version: u32,
+    prev_hash: &str,
+    seq: u64,
+    at: &str,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Option<String> {
+    #[derive(serde::Serialize)]
+    struct Canon<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chain_version: Option<u32>,
+        seq: u64,
+        at: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        data: &'a serde_json::Value,
+    }
+    let body = match chain_version {
+        1 => serde_json::to_vec(&Canon {
+            chain_version: None,
+            seq,
+            at,
+            kind,
+            data,
+        }),
+        2 => serde_json_canonicalizer::to_vec(&Canon {
+            chain_version: Some(2),
+            seq,
+            at,
+            kind,
+            data,
+        }),
+        _ => return None,
+    }
+    .ok()?;
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(&body);
+    Some(hex::encode(h.finalize()))
+}
+
+/// The hash of an event written now ([`CHAIN_VERSION`]).
 pub fn event_hash(
     prev_hash: &str,
     seq: u64,
@@ -20,26 +91,8 @@ pub fn event_hash(
     kind: &str,
     data: &serde_json::Value,
 ) -> String {
-    #[derive(serde::Serialize)]
-    struct Canon<'a> {
-        seq: u64,
-        at: &'a str,
-        #[serde(rename = "type")]
-        kind: &'a str,
-        data: &'a serde_json::Value,
-    }
-    let body = serde_json::to_vec(&Canon {
-        seq,
-        at,
-        kind,
-        data,
-    })
-    .expect("JSON of a JSON value");
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(&body);
-    hex::encode(h.finalize())
+    event_hash_v(CHAIN_VERSION, prev_hash, seq, at, kind, data)
+        .expect("the current chain format hashes every JSON value")
 }
 
 /// Builds the next event of a chain.
@@ -61,6 +114,7 @@ pub fn next_event(
         data,
         prev_hash,
         hash,
+        chain_version: CHAIN_VERSION,
     }
 }
 
@@ -81,8 +135,34 @@ pub fn verify(run_id: &str, events: &[AuditEvent]) -> AuditVerification {
         if e.prev_hash != prev {
             return broken(e.seq, "link to the previous event does not match".into());
         }
-        if event_hash(&e.prev_hash, e.seq, &e.at, &e.kind, &e.data) != e.hash {
-            return broken(e.seq, "event content does not match its hash".into());
+        match event_hash_v(
+            e.chain_version,
+            &e.prev_hash,
+            e.seq,
+            &e.at,
+            &e.kind,
+            &e.data,
+        ) {
+            None => {
+                return broken(
+                    e.seq,
+                    format!(
+                        "event {} has chain_version {}, which this build does not know",
+                        e.seq, e.chain_version
+                    ),
+                );
+            }
+            Some(h) if h != e.hash => {
+                return broken(e.seq, "event content does not match its hash".into());
+            }
+            Some(_) => {}
+        }
+        // A chain never goes back to an older format.
+        if i > 0 && e.chain_version < events[i - 1].chain_version {
+            return broken(
+                e.seq,
+                "the chain format goes back to an older version".into(),
+            );
         }
         prev = e.hash.clone();
     }

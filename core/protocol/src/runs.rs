@@ -107,6 +107,13 @@ pub struct AuditEvent {
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this event.
     pub hash: String,
+    /// How `hash` was computed (see [`crate::audit`]): `2` — RFC 8785 canonical
+    /// JSON — for every event written now; absent on events of format `1`.
+    #[serde(
+        default = "crate::audit::format_1",
+        skip_serializing_if = "crate::audit::is_format_1"
+    )]
+    pub chain_version: u32,
 }
 
 /// A run's immutable audit record.
