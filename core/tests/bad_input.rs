@@ -17,6 +17,10 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
+        Api::start_with(ServeOptions::default()).await
+    }
+
+    async fn start_with(opts: ServeOptions) -> Api {
         let rt = Runtime::open(RuntimeOptions::memory()).unwrap();
         rt.register_skill(Skill::new("slow:read", SkillKind::Read, |_| async {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -28,7 +32,7 @@ impl Api {
             .unwrap()
             .reveal()
             .to_string();
-        let server = Server::start(rt, "127.0.0.1:0".parse().unwrap(), ServeOptions::default())
+        let server = Server::start(rt, "127.0.0.1:0".parse().unwrap(), opts)
             .await
             .unwrap();
         Api {
@@ -290,5 +294,87 @@ async fn a_parent_with_sub_agents_cannot_be_deleted() {
         .send("DELETE", &format!("/v1/agents/{parent}"), None)
         .await;
     assert_eq!(s, 204, "{b}");
+    api.server.shutdown().await.unwrap();
+}
+
+/// Reads until the server closes the connection (or `limit` passes): what it sent.
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(limit, tcp.read_to_end(&mut out)).await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let api = Api::start_with(ServeOptions {
+        header_read_timeout: Duration::from_millis(300),
+        body_read_timeout: Duration::from_millis(300),
+        max_connections: 3,
+        ..ServeOptions::default()
+    })
+    .await;
+    let addr = api.server.addr();
+
+    // Half a request line, then nothing: closed after the header timeout.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /v1/hea").await.unwrap();
+    let got = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(got.is_some(), "a half-sent request line was held open");
+
+    // Headers promise 100 bytes of body; 10 arrive: 408 with the JSON error body.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/agents HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\": ",
+        api.key
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let got = read_until_closed(&mut slow, Duration::from_secs(5))
+        .await
+        .expect("a half-sent body was held open");
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(
+        got.contains(r#""kind":"timeout""#) && got.contains(r#""field":"body""#),
+        "{got}"
+    );
+    assert_eq!(api.count("/v1/agents").await, 0, "nothing stored");
+
+    // Three connections hold every slot: a fourth client is not served until one
+    // closes.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let health = format!("{}/v1/health", api.server.url());
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /v1/health HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        held.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let blocked = http
+        .get(&health)
+        .timeout(Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(
+        blocked.is_err(),
+        "served past the connection cap: {blocked:?}"
+    );
+    // The held connections are cut off by the header timeout, freeing their slots.
+    drop(held);
+    let ok = http
+        .get(&health)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
     api.server.shutdown().await.unwrap();
 }

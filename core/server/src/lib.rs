@@ -55,6 +55,18 @@ pub struct ServeOptions {
     pub max_wait: Duration,
     /// Interval of keep-alive comments on idle event streams (default 15 s).
     pub keep_alive: Duration,
+    /// Longest a client may take to send a request's headers (default 10 s); a
+    /// connection that dawdles is closed.
+    pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request's body once its headers are in
+    /// (default 30 s); a slower body is answered 408.
+    pub body_read_timeout: Duration,
+    /// Most connections served at once (default 1024); more wait in the listen
+    /// backlog until one closes.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight before it closes their
+    /// connections (default 10 s).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServeOptions {
@@ -63,6 +75,10 @@ impl Default for ServeOptions {
             max_body_bytes: 1024 * 1024,
             max_wait: Duration::from_secs(60),
             keep_alive: Duration::from_secs(15),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -76,8 +92,13 @@ struct AppState {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ApiError(e) = self;
-        let status = StatusCode::from_u16(e.kind().http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // A body the client did not send in time is its timeout, not a gateway's.
+        let status = if e.kind() == ErrorKind::Timeout && e.field() == Some("body") {
+            StatusCode::REQUEST_TIMEOUT
+        } else {
+            StatusCode::from_u16(e.kind().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        };
         if e.kind() == ErrorKind::Internal {
             tracing::error!(error = ?e, "internal error");
         }
@@ -160,7 +181,7 @@ async fn serve_operation(s: AppState, op: &'static Operation, req: Request) -> R
                 run_events(&s, &ws, id, &parts.headers)
             }
             Handler::HttpOnly => {
-                let bytes = read_body(body, s.opts.max_body_bytes).await?;
+                let bytes = read_body(body, &s.opts).await?;
                 let req = heroa_bridge::decode::decode(Value::Object(
                     heroa_bridge::decode::parse_object(&bytes)?,
                 ))?;
@@ -169,12 +190,12 @@ async fn serve_operation(s: AppState, op: &'static Operation, req: Request) -> R
             Handler::Call(handler) => {
                 let rest = match op.input {
                     Input::Body => {
-                        let bytes = read_body(body, s.opts.max_body_bytes).await?;
+                        let bytes = read_body(body, &s.opts).await?;
                         heroa_bridge::decode::parse_object(&bytes)?
                     }
                     Input::Query => query(&parts.uri)?,
                     Input::None => {
-                        let bytes = read_body(body, s.opts.max_body_bytes).await?;
+                        let bytes = read_body(body, &s.opts).await?;
                         heroa_bridge::decode::parse_object(&bytes)?;
                         Map::new()
                     }
@@ -199,13 +220,29 @@ async fn serve_operation(s: AppState, op: &'static Operation, req: Request) -> R
     result.await.unwrap_or_else(|e: ApiError| e.into_response())
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError(
+/// Reads a request body of at most `opts.max_body_bytes`, within
+/// `opts.body_read_timeout`.
+async fn read_body(body: Body, opts: &ServeOptions) -> heroa_protocol::error::Result<Bytes> {
+    match tokio::time::timeout(
+        opts.body_read_timeout,
+        axum::body::to_bytes(body, opts.max_body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(
             Error::new(ErrorKind::PayloadTooLarge, "the request body is too large")
                 .with_field("body"),
+        ),
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "the request body did not arrive within {} s",
+                opts.body_read_timeout.as_secs()
+            ),
         )
-    })
+        .with_field("body")),
+    }
 }
 
 /// The query string as an object of strings (the operation decodes it).
@@ -308,12 +345,7 @@ async fn idempotent(
         ));
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, s.opts.max_body_bytes)
-        .await
-        .map_err(|_| {
-            Error::new(ErrorKind::PayloadTooLarge, "the request body is too large")
-                .with_field("body")
-        })?;
+    let bytes = read_body(body, &s.opts).await?;
     let mut h = Sha256::new();
     h.update(parts.uri.path().as_bytes());
     h.update(b"\n");
@@ -402,7 +434,7 @@ impl Drop for PendingKey<'_> {
 pub struct Server {
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -419,14 +451,7 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::internal("local address").with_source(e))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(rt, opts);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(listener, router(rt, opts.clone()), opts, rx));
         Ok(Server {
             addr,
             shutdown: Some(tx),
@@ -451,8 +476,7 @@ impl Server {
         }
         (&mut self.task)
             .await
-            .map_err(|e| Error::internal("server task").with_source(e))?
-            .map_err(|e| Error::internal("server").with_source(e))
+            .map_err(|e| Error::internal("server task").with_source(e))
     }
 
     /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
@@ -461,6 +485,79 @@ impl Server {
         tracing::info!("shutting down");
         self.shutdown().await
     }
+}
+
+/// Accepts connections until `stop`, at most `opts.max_connections` at once, each
+/// with the header read timeout; then lets requests in flight finish within
+/// `opts.shutdown_grace`.
+///
+/// hyper-util's connection builder rather than `axum::serve`, which has neither a
+/// header read timeout nor a connection cap.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    opts: ServeOptions,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let next = async {
+            let permit = slots.clone().acquire_owned().await;
+            (permit, listener.accept().await)
+        };
+        tokio::select! {
+            _ = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            (permit, accepted) = next => {
+                let Ok(permit) = permit else { break };
+                let (tcp, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // e.g. EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                connections.spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            open = connections.len(),
+            "closing connections still open after the shutdown grace period"
+        );
+    }
+    connections.abort_all();
 }
 
 async fn shutdown_signal() {
