@@ -26,6 +26,9 @@ pub enum Durability {
     Full,
 }
 
+/// The schema as of the first release (schema version 1). Files of that release carry
+/// `user_version` 0 and exactly these tables; the statements are idempotent, so
+/// migration 1 applies to them as it does to a new file.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -78,6 +81,53 @@ CREATE TABLE IF NOT EXISTS idempotency (
   body BLOB NOT NULL, PRIMARY KEY (workspace_id, key));
 "#;
 
+/// The schema's migrations, in order: migration `n` (1-based) takes a file from
+/// `user_version` `n - 1` to `n`. Append, never edit: files in the field have run
+/// the ones before. Each runs in one transaction with its version bump.
+const MIGRATIONS: &[&str] = &[
+    SCHEMA,
+    // 2: lookups by (workspace, id) for the lists' cursors, newest last.
+    r#"
+CREATE INDEX IF NOT EXISTS agents_by_workspace ON agents (workspace_id, id);
+CREATE INDEX IF NOT EXISTS runs_by_workspace ON runs (workspace_id, id);
+CREATE INDEX IF NOT EXISTS deployments_by_workspace ON deployments (workspace_id, id);
+CREATE INDEX IF NOT EXISTS approvals_by_workspace ON approvals (workspace_id, id);
+CREATE INDEX IF NOT EXISTS deliveries_by_workspace ON deliveries (workspace_id, id);
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// The file's schema version; refuses a file from a newer build before anything is
+/// written to it.
+fn schema_version(conn: &Connection, path: Option<&Path>) -> Result<usize> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let found = usize::try_from(found).unwrap_or(usize::MAX);
+    if found > SCHEMA_VERSION {
+        return Err(Error::new(
+            heroa_protocol::error::ErrorKind::FailedPrecondition,
+            format!(
+                "the data file{} has schema version {found}, written by a newer Heroa; this build knows versions up to {SCHEMA_VERSION}",
+                path.map(|p| format!(" {}", p.display()))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(found)
+}
+
+/// Brings the file from schema version `found` up to [`SCHEMA_VERSION`].
+fn migrate(conn: &mut Connection, found: usize) -> Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 /// The database. All access goes through one connection behind a mutex; statements
 /// are short and cached.
 pub struct Store {
@@ -114,6 +164,7 @@ impl Store {
             None => Connection::open_in_memory()?,
         };
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let found = schema_version(&conn, path)?;
         if path.is_some() {
             conn.pragma_update(None, "journal_mode", "WAL")?;
         }
@@ -123,7 +174,8 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = conn;
+        migrate(&mut conn, found)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
