@@ -378,3 +378,22 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     assert_eq!(ok.status(), 200);
     api.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_tool_call_arguments_must_be_objects() {
+    let api = Api::start().await;
+    let config = |arguments: Value| {
+        json!({"name": "scripted", "region": "us-east", "template": "llm", "llm_configs": [{
+            "provider": "offline", "model": "m",
+            "turns": [{"content": "x", "tool_calls": [{"name": "heroa:echo", "arguments": arguments}]}]
+        }]})
+    };
+    for bad in [json!([null, null]), json!("text"), json!(5)] {
+        let (s, b) = api.post("/v1/agents", config(bad)).await;
+        expect_field(s, &b, "llm_configs[0].turns[0].tool_calls[0].arguments");
+    }
+    assert_eq!(api.count("/v1/agents").await, 0);
+    let (s, b) = api.post("/v1/agents", config(json!({"q": 1}))).await;
+    assert_eq!(s, 201, "{b}");
+    api.server.shutdown().await.unwrap();
+}

@@ -128,6 +128,19 @@ impl LlmConfig {
                 "model must not be empty",
             ));
         }
+        // The arguments travel on as a tool call's arguments (chat completions, the
+        // audit, the event stream), where they must be an object.
+        for (t, turn) in self.turns.iter().flatten().enumerate() {
+            for (c, call) in turn.tool_calls.iter().enumerate() {
+                if !(call.arguments.is_object() || call.arguments.is_null()) {
+                    let at = format!("{field}.turns[{t}].tool_calls[{c}].arguments");
+                    return Err(Error::invalid(
+                        at.clone(),
+                        format!("{at} must be a JSON object (or absent); got {}", call.arguments),
+                    ));
+                }
+            }
+        }
         for (name, v) in [
             ("prompt_usd_per_1k", self.prompt_usd_per_1k),
             ("completion_usd_per_1k", self.completion_usd_per_1k),
