@@ -256,14 +256,21 @@ fn stuck_skill(rt: &Runtime, cancelled: mpsc::Sender<()>) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_run_signals_its_host_skill() {
+/// A runtime whose agent runs `one-call` over the stuck skill; the receiver hears
+/// of its cancellations. The runtime is returned to keep it alive.
+async fn stuck_setup() -> (Runtime, Bridge, String, mpsc::Receiver<()>) {
     let rt = Runtime::open(RuntimeOptions::memory()).unwrap();
     let (tx, rx) = mpsc::channel();
     stuck_skill(&rt, tx);
     rt.register_template(host::template("one-call", calling_template("slow:read")))
         .unwrap();
     let (b, id) = agent_with_template(&rt, "one-call").await;
+    (rt, b, id, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_signals_its_host_skill() {
+    let (_rt, b, id, rx) = stuck_setup().await;
     let run = call(&b, "agents.run", json!({"agent_id": id, "input": {}}))
         .await
         .unwrap();
@@ -279,12 +286,7 @@ async fn a_cancelled_run_signals_its_host_skill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_call_signals_its_host_skill() {
-    let rt = Runtime::open(RuntimeOptions::memory()).unwrap();
-    let (tx, rx) = mpsc::channel();
-    stuck_skill(&rt, tx);
-    rt.register_template(host::template("one-call", calling_template("slow:read")))
-        .unwrap();
-    let (b, id) = agent_with_template(&rt, "one-call").await;
+    let (_rt, b, id, rx) = stuck_setup().await;
     let run = call(
         &b,
         "agents.run",
@@ -310,12 +312,7 @@ async fn a_timed_out_call_signals_its_host_skill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_token_ends_a_call_and_leaves_the_run_alone() {
-    let rt = Runtime::open(RuntimeOptions::memory()).unwrap();
-    let (tx, _rx) = mpsc::channel();
-    stuck_skill(&rt, tx);
-    rt.register_template(host::template("one-call", calling_template("slow:read")))
-        .unwrap();
-    let (b, id) = agent_with_template(&rt, "one-call").await;
+    let (_rt, b, id, _rx) = stuck_setup().await;
     let run = call(&b, "agents.run", json!({"agent_id": id, "input": {}}))
         .await
         .unwrap();
@@ -346,12 +343,7 @@ async fn a_cancel_token_ends_a_call_and_leaves_the_run_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_handle_yields_events_to_done_and_closes_from_another_task() {
-    let rt = Runtime::open(RuntimeOptions::memory()).unwrap();
-    let (tx, _rx) = mpsc::channel();
-    stuck_skill(&rt, tx);
-    rt.register_template(host::template("one-call", calling_template("slow:read")))
-        .unwrap();
-    let (b, id) = agent_with_template(&rt, "one-call").await;
+    let (_rt, b, id, _rx) = stuck_setup().await;
 
     // A run that ends: every event, then `done`, then None.
     let run = call(

@@ -136,7 +136,10 @@ impl LlmConfig {
                     let at = format!("{field}.turns[{t}].tool_calls[{c}].arguments");
                     return Err(Error::invalid(
                         at.clone(),
-                        format!("{at} must be a JSON object (or absent); got {}", call.arguments),
+                        format!(
+                            "{at} must be a JSON object (or absent); got {}",
+                            call.arguments
+                        ),
                     ));
                 }
             }
