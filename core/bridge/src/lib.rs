@@ -117,7 +117,7 @@ impl Bridge {
         args: &str,
         cancel: Option<&CancellationToken>,
     ) -> Result<Value, ErrorEnvelope> {
-        let args = parse_args(args)?;
+        let args = Self::parse_args(args)?;
         self.call_value(op, args, cancel).await
     }
 
@@ -176,7 +176,7 @@ impl Bridge {
         if !matches!(operation.handler, Handler::Stream) {
             return Err(Error::invalid("op", format!("{op} is not a stream: use call()")).into());
         }
-        let mut args = Args::split(operation, parse_args(args)?);
+        let mut args = Args::split(operation, Self::parse_args(args)?);
         let run_id = args.param("run_id")?;
         let q: stream::StreamArgs = args.input()?;
         let inner = guarded(
@@ -188,26 +188,20 @@ impl Bridge {
     }
 }
 
-/// Runs `fut`, turning a panic under it into an `internal` error.
+/// Runs `fut`, turning a panic under it into an `internal` error. The panic's own
+/// message is left out: it may quote the data being handled (a request, a vault
+/// value), and errors never carry secrets. The panic hook still reports it to the
+/// process's stderr as usual.
 pub async fn guarded<T>(
     op: &str,
     fut: impl std::future::Future<Output = heroa_protocol::error::Result<T>>,
 ) -> heroa_protocol::error::Result<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            Err(Error::internal(format!("{op} failed inside Heroa: {what}")))
-        }
+        Err(_) => Err(Error::internal(format!(
+            "{op} failed inside Heroa (a bug: the call panicked); nothing else was affected"
+        ))),
     }
-}
-
-fn parse_args(args: &str) -> Result<Map<String, Value>, ErrorEnvelope> {
-    decode::parse_object(args.as_bytes()).map_err(ErrorEnvelope::from)
 }
 
 fn unknown_operation(op: &str) -> Error {
