@@ -293,6 +293,23 @@ impl Decision {
         self.0.explain()
     }
 
+    /// The ancestor whose envelope denied a sub-agent's call (`agent_id`,
+    /// `agent_name`, `no_envelope`), or `None`.
+    #[getter]
+    fn denied_by<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.0
+            .denied_by
+            .as_ref()
+            .map(|by| {
+                let d = PyDict::new(py);
+                d.set_item("agent_id", &by.agent_id)?;
+                d.set_item("agent_name", &by.agent_name)?;
+                d.set_item("no_envelope", by.no_envelope)?;
+                Ok(d)
+            })
+            .transpose()
+    }
+
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("allowed", self.0.allowed)?;
@@ -303,6 +320,9 @@ impl Decision {
         d.set_item("reasons", reasons)?;
         d.set_item("errors", self.0.errors.clone())?;
         d.set_item("skill", &self.0.skill)?;
+        if let Some(by) = self.denied_by(py)? {
+            d.set_item("denied_by", by)?;
+        }
         Ok(d)
     }
 

@@ -350,17 +350,47 @@ impl Policies<'_> {
             .await)
     }
     #[cfg(feature = "policy")]
-    /// Fetches the agent's envelope in force and compiles it locally, for pre-checks
-    /// that give the runtime's decision without a round trip. `None` when the agent
-    /// has no policy (the runtime then denies every call).
+    /// Fetches the agent's envelope in force and compiles it locally — for a
+    /// sub-agent, under every ancestor's envelope, as the runtime checks it — for
+    /// pre-checks that give the runtime's decision without a round trip. `None`
+    /// when the agent has no policy (the runtime then denies every call).
     pub async fn precheck(&self, agent_id: &str) -> Result<Option<PolicyEngine>> {
-        let list = self.list(Some(agent_id)).await?;
-        match list.items.last() {
-            None => Ok(None),
-            Some(p) => PolicyEngine::new(&[(p.id.as_str(), p.document.as_str())])
-                .map(Some)
-                .map_err(heroa_policy::document_error),
+        #[cfg(feature = "embedded")]
+        if let Transport::Embedded { rt, ws } = &*self.0.t {
+            let agent = rt.get_agent(ws, agent_id)?;
+            return rt.effective_envelope(ws, &agent);
         }
+        let agent = self.0.agents().get(agent_id).await?;
+        let Some(own) = self.newest(&agent.id).await? else {
+            return Ok(None);
+        };
+        let mut ancestors = Vec::new();
+        let mut parent = agent.parent_id.clone();
+        while let Some(id) = parent {
+            if ancestors.len() >= 16 {
+                return Err(Error::internal("sub-agent chain is deeper than 16"));
+            }
+            let p = self.0.agents().get(&id).await?;
+            parent = p.parent_id.clone();
+            ancestors.push(heroa_policy::Ancestor {
+                agent: heroa_policy::AgentInfo::from(&p),
+                engine: self.newest(&p.id).await?,
+            });
+        }
+        Ok(Some(own.within(ancestors)))
+    }
+
+    /// The agent's newest policy, compiled.
+    #[cfg(feature = "policy")]
+    async fn newest(&self, agent_id: &str) -> Result<Option<PolicyEngine>> {
+        let list = self.list(Some(agent_id)).await?;
+        list.items
+            .last()
+            .map(|p| {
+                PolicyEngine::new(&[(p.id.as_str(), p.document.as_str())])
+                    .map_err(heroa_policy::document_error)
+            })
+            .transpose()
     }
 }
 

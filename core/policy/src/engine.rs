@@ -62,13 +62,49 @@ pub struct Decision {
     pub errors: Vec<String>,
     /// Name of the skill that was checked.
     pub skill: String,
+    /// Set when an ancestor's envelope denied the call (a sub-agent can never do
+    /// what its parent cannot); `reasons` and `errors` are then that envelope's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<DeniedBy>,
 }
+
+/// The ancestor whose envelope denied a sub-agent's call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedBy {
+    /// The ancestor agent's id.
+    pub agent_id: String,
+    /// Its name.
+    pub agent_name: String,
+    /// Whether it has no envelope at all (which denies every call).
+    #[serde(default)]
+    pub no_envelope: bool,
+}
+
+/// Why an agent without an envelope is denied, as the runtime says it.
+pub const NO_ENVELOPE: &str =
+    "the agent has no policy envelope; every skill call is denied until one is set";
 
 impl Decision {
     /// A one-line human explanation, e.g. `permitted by po_1#0 (line 1)`,
     /// `forbidden by po_1#1 (line 7)` or
     /// `no policy permits skill:invoke on Skill::"slack:post"`.
     pub fn explain(&self) -> String {
+        match &self.denied_by {
+            None => self.explain_own(),
+            Some(by) => format!(
+                "parent agent {} ({}): {}",
+                by.agent_name,
+                by.agent_id,
+                if by.no_envelope {
+                    NO_ENVELOPE.to_string()
+                } else {
+                    self.explain_own()
+                }
+            ),
+        }
+    }
+
+    fn explain_own(&self) -> String {
         let list = |reasons: &[PolicyReason]| {
             reasons
                 .iter()
@@ -127,6 +163,17 @@ pub struct AgentInfo {
     pub region: String,
     /// Promotion level (e.g. `"dev"`, `"prod"`).
     pub promotion: String,
+}
+
+impl From<&heroa_protocol::Agent> for AgentInfo {
+    fn from(agent: &heroa_protocol::Agent) -> Self {
+        AgentInfo {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            region: agent.region.as_str().into(),
+            promotion: agent.promotion.as_str().into(),
+        }
+    }
 }
 
 /// Whether a skill reads or writes.
@@ -358,6 +405,19 @@ fn prepared_key(agent: &AgentInfo, skill: &SkillInfo) -> u64 {
 #[derive(Clone)]
 pub struct PolicyEngine {
     inner: Arc<Inner>,
+    /// The envelopes of the agent's ancestors, nearest first (see
+    /// [`PolicyEngine::within`]).
+    ancestors: Arc<[Ancestor]>,
+}
+
+/// An ancestor of a sub-agent and its envelope (`None`: it has none, which denies
+/// every call).
+#[derive(Debug, Clone)]
+pub struct Ancestor {
+    /// The ancestor agent, the principal its envelope is checked with.
+    pub agent: AgentInfo,
+    /// Its envelope in force.
+    pub engine: Option<PolicyEngine>,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -365,6 +425,7 @@ impl std::fmt::Debug for PolicyEngine {
         f.debug_struct("PolicyEngine")
             .field("policies", &self.inner.reasons.len())
             .field("compiled", &self.inner.program.is_some())
+            .field("ancestors", &self.ancestors.len())
             .finish_non_exhaustive()
     }
 }
@@ -457,7 +518,61 @@ impl PolicyEngine {
                 prepared: Bounded::new(),
                 decimals: Bounded::new(),
             }),
+            ancestors: Arc::new([]),
         })
+    }
+
+    /// This envelope as a sub-agent's, under its ancestors' (nearest first): a call
+    /// is allowed only when this envelope allows it *and* every ancestor's allows it
+    /// for the ancestor itself — exactly how the runtime decides. A denial by an
+    /// ancestor names it in [`Decision::denied_by`].
+    pub fn within(mut self, ancestors: Vec<Ancestor>) -> PolicyEngine {
+        self.ancestors = ancestors.into();
+        self
+    }
+
+    /// The ancestors' envelopes this one is checked under.
+    pub fn ancestors(&self) -> &[Ancestor] {
+        &self.ancestors
+    }
+
+    /// `own`, unless an ancestor's envelope (checked by `check`) denies the call.
+    fn under_ancestors(
+        &self,
+        request: &CheckRequest,
+        own: Decision,
+        check: impl Fn(&PolicyEngine, &CheckRequest) -> Decision,
+    ) -> Decision {
+        if !own.allowed || self.ancestors.is_empty() {
+            return own;
+        }
+        for ancestor in self.ancestors.iter() {
+            let as_ancestor = CheckRequest {
+                agent: ancestor.agent.clone(),
+                ..request.clone()
+            };
+            let decision = match &ancestor.engine {
+                Some(engine) => check(engine, &as_ancestor),
+                None => Decision {
+                    allowed: false,
+                    reasons: Vec::new(),
+                    errors: Vec::new(),
+                    skill: request.skill.name.clone(),
+                    denied_by: None,
+                },
+            };
+            if !decision.allowed {
+                return Decision {
+                    denied_by: Some(DeniedBy {
+                        agent_id: ancestor.agent.id.clone(),
+                        agent_name: ancestor.agent.name.clone(),
+                        no_envelope: ancestor.engine.is_none(),
+                    }),
+                    ..decision
+                };
+            }
+        }
+        own
     }
 
     /// Number of policies across all documents.
@@ -470,8 +585,10 @@ impl PolicyEngine {
     /// Never panics and never fails: a request that cannot be converted to
     /// Cedar values is denied with the reason in [`Decision::errors`].
     pub fn check(&self, request: &CheckRequest) -> Decision {
-        self.check_compiled(request)
-            .unwrap_or_else(|| self.check_cedar(request))
+        let own = self
+            .check_compiled(request)
+            .unwrap_or_else(|| self.check_own_cedar(request));
+        self.under_ancestors(request, own, PolicyEngine::check)
     }
 
     /// The compiled evaluator's decision; `None` when the envelope is not
@@ -498,6 +615,12 @@ impl PolicyEngine {
     /// is tested and benchmarked against.
     #[doc(hidden)]
     pub fn check_cedar(&self, request: &CheckRequest) -> Decision {
+        let own = self.check_own_cedar(request);
+        self.under_ancestors(request, own, PolicyEngine::check_cedar)
+    }
+
+    /// This envelope alone, through Cedar.
+    fn check_own_cedar(&self, request: &CheckRequest) -> Decision {
         let (cedar_request, prepared) = match self.build(request) {
             Ok(built) => built,
             Err(error) => return self.decision(request, false, Vec::new(), vec![error]),
@@ -534,6 +657,7 @@ impl PolicyEngine {
                 .collect(),
             errors,
             skill: request.skill.name.clone(),
+            denied_by: None,
         }
     }
 

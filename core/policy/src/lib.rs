@@ -151,7 +151,8 @@ use cedar_policy::{PolicyId, PolicySet};
 use serde::{Deserialize, Serialize};
 
 pub use engine::{
-    AgentInfo, CheckRequest, Decision, Effect, PolicyEngine, PolicyReason, SkillInfo, SkillKind,
+    AgentInfo, Ancestor, CheckRequest, Decision, DeniedBy, Effect, NO_ENVELOPE, PolicyEngine,
+    PolicyReason, SkillInfo, SkillKind,
 };
 
 pub use heroa_protocol::{Translation, TranslationRule};

@@ -14,7 +14,7 @@ use super::host::{SkillCall, SkillOutcome, VaultReader, redact, redact_str};
 use super::runs::Progress;
 use crate::store::to_json;
 use heroa_policy::{
-    AgentInfo, CheckRequest, PolicyEngine, SkillInfo as PolicySkill, SkillKind as PolicySkillKind,
+    CheckRequest, PolicyEngine, SkillInfo as PolicySkill, SkillKind as PolicySkillKind,
 };
 use heroa_protocol::audit::next_event;
 use heroa_protocol::error::{Error, ErrorKind, Result};
@@ -39,8 +39,8 @@ pub(crate) struct RunState {
     ws: String,
     run_id: String,
     agent: Agent,
-    /// The agent's envelope, then each ancestor's.
-    envelopes: Vec<(Agent, Option<PolicyEngine>)>,
+    /// The agent's envelope under its ancestors' (`None`: it has none).
+    envelope: Option<PolicyEngine>,
     head: Mutex<AuditEvent>,
     tally: Mutex<Tally>,
     secrets: Arc<Mutex<Vec<SecretString>>>,
@@ -172,61 +172,35 @@ impl RunContext {
         let info = &skill.info;
         let cost_so_far = st.tally.locked().cost_micros;
 
-        // 1. The policy envelope: the agent's own, and each ancestor's (a sub-agent
+        // 1. The policy envelope: the agent's own, under each ancestor's (a sub-agent
         //    can never do what its parent cannot).
-        let mut decision = (true, String::new(), Value::Null);
-        for (who, engine) in &st.envelopes {
-            let (allowed, reason, detail) = match engine {
-                Some(engine) => {
-                    let mut context = serde_json::Map::new();
-                    context.insert("run_id".into(), json!(st.run_id));
-                    let req = CheckRequest {
-                        agent: AgentInfo {
-                            id: who.id.clone(),
-                            name: who.name.clone(),
-                            region: who.region.as_str().into(),
-                            promotion: who.promotion.as_str().into(),
+        let decision = match &st.envelope {
+            Some(engine) => {
+                let mut context = serde_json::Map::new();
+                context.insert("run_id".into(), json!(st.run_id));
+                let req = CheckRequest {
+                    agent: heroa_policy::AgentInfo::from(&st.agent),
+                    skill: PolicySkill {
+                        name: skill_name.to_string(),
+                        kind: match info.kind {
+                            SkillKind::Read => PolicySkillKind::Read,
+                            SkillKind::Write => PolicySkillKind::Write,
                         },
-                        skill: PolicySkill {
-                            name: skill_name.to_string(),
-                            kind: match info.kind {
-                                SkillKind::Read => PolicySkillKind::Read,
-                                SkillKind::Write => PolicySkillKind::Write,
-                            },
-                            external: info.external,
-                            cost_usd: info.cost_usd,
-                        },
-                        run_cost_usd: micros_to_usd(cost_so_far),
-                        context,
-                    };
-                    let d = engine.check(&req);
-                    (
-                        d.allowed,
-                        d.explain(),
-                        serde_json::to_value(&d).unwrap_or(Value::Null),
-                    )
-                }
-                None => (
-                    false,
-                    "the agent has no policy envelope; every skill call is denied until one is set"
-                        .to_string(),
-                    Value::Null,
-                ),
-            };
-            let is_self = who.id == st.agent.id;
-            decision = (
-                allowed,
-                if is_self {
-                    reason
-                } else {
-                    format!("parent agent {} ({}): {reason}", who.name, who.id)
-                },
-                detail,
-            );
-            if !allowed {
-                break;
+                        external: info.external,
+                        cost_usd: info.cost_usd,
+                    },
+                    run_cost_usd: micros_to_usd(cost_so_far),
+                    context,
+                };
+                let d = engine.check(&req);
+                (
+                    d.allowed,
+                    d.explain(),
+                    serde_json::to_value(&d).unwrap_or(Value::Null),
+                )
             }
-        }
+            None => (false, heroa_policy::NO_ENVELOPE.to_string(), Value::Null),
+        };
         if !decision.0 {
             st.tally.locked().blocked += 1;
             st.audit(
@@ -468,14 +442,14 @@ async fn execute_inner(
     progress: Arc<watch::Sender<Progress>>,
     cancel: watch::Receiver<bool>,
 ) -> Result<()> {
-    let envelopes = rt.envelope_chain(ws, &agent)?;
+    let envelope = rt.effective_envelope(ws, &agent)?;
     let template = rt.template(&run.template);
     let state = Arc::new(RunState {
         rt: rt.clone(),
         ws: ws.to_string(),
         run_id: run.id.clone(),
         agent,
-        envelopes,
+        envelope,
         head: Mutex::new(head),
         tally: Mutex::new(Tally::default()),
         secrets: Arc::new(Mutex::new(Vec::new())),

@@ -5,8 +5,8 @@ use rusqlite::params;
 use super::Locked;
 use super::Runtime;
 use crate::store::to_json;
-use heroa_policy::PolicyEngine;
 use heroa_policy::document_error;
+use heroa_policy::{AgentInfo, Ancestor, PolicyEngine};
 use heroa_protocol::error::{Error, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{CreatePolicy, List, Policy};
@@ -88,24 +88,31 @@ impl Runtime {
         self.inner.engines.locked().remove(agent_id);
     }
 
-    /// The envelopes a call of `agent` must pass: its own, then each ancestor's.
-    pub(crate) fn envelope_chain(
+    /// The envelope a call of `agent` must pass: its own (`None` when it has none:
+    /// every call is denied), checked under each ancestor's
+    /// ([`PolicyEngine::within`]). The pre-check answers with the same engine.
+    pub fn effective_envelope(
         &self,
         ws: &str,
         agent: &heroa_protocol::Agent,
-    ) -> Result<Vec<(heroa_protocol::Agent, Option<PolicyEngine>)>> {
-        let mut chain = vec![(agent.clone(), self.envelope(ws, &agent.id)?)];
+    ) -> Result<Option<PolicyEngine>> {
+        let Some(own) = self.envelope(ws, &agent.id)? else {
+            return Ok(None);
+        };
+        let mut ancestors = Vec::new();
         let mut parent = agent.parent_id.clone();
         while let Some(id) = parent {
-            if chain.len() > 16 {
+            if ancestors.len() >= 16 {
                 return Err(Error::internal("sub-agent chain is deeper than 16"));
             }
             let p = self.get_agent(ws, &id)?;
             parent = p.parent_id.clone();
-            let engine = self.envelope(ws, &p.id)?;
-            chain.push((p, engine));
+            ancestors.push(Ancestor {
+                agent: AgentInfo::from(&p),
+                engine: self.envelope(ws, &p.id)?,
+            });
         }
-        Ok(chain)
+        Ok(Some(own.within(ancestors)))
     }
 
     /// The agent's envelope in force, compiled once and cached; `None` when the agent

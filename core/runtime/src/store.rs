@@ -96,6 +96,16 @@ CREATE INDEX IF NOT EXISTS deliveries_by_workspace ON deliveries (workspace_id, 
 "#,
 ];
 
+/// Guards re-asserted on every open, whatever the schema version: someone with write
+/// access to the file who dropped them gets them back (and the audit chain still
+/// shows what they changed meanwhile).
+const GUARDS: &str = r#"
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+"#;
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
@@ -176,6 +186,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut conn = conn;
         migrate(&mut conn, found)?;
+        conn.execute_batch(GUARDS)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
