@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use heroa_protocol::error::{Error, ErrorBody, ErrorKind, Result};
+use heroa_protocol::error::{Error, ErrorKind, Result};
 
 /// Retry settings for the remote transport.
 #[derive(Debug, Clone)]
@@ -266,25 +266,12 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
             Error::internal("the server's answer does not match the protocol").with_source(e)
         });
     }
-    let mut err = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) => Error::from_body(body),
-        Err(_) => {
-            let kind = match status.as_u16() {
-                400 | 422 => ErrorKind::InvalidArgument,
-                401 => ErrorKind::Unauthenticated,
-                403 => ErrorKind::PermissionDenied,
-                404 => ErrorKind::NotFound,
-                409 => ErrorKind::Conflict,
-                413 => ErrorKind::PayloadTooLarge,
-                429 => ErrorKind::RateLimited,
-                502 => ErrorKind::Transport,
-                503 => ErrorKind::Unavailable,
-                504 => ErrorKind::Timeout,
-                _ => ErrorKind::Internal,
-            };
-            Error::new(kind, format!("HTTP {status}"))
-        }
-    };
+    let mut err = Error::from_answer(status.as_u16(), &bytes).unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::from_http_status(status.as_u16()),
+            format!("HTTP {status}"),
+        )
+    });
     if matches!(status.as_u16(), 502..=504) && err.kind() == ErrorKind::Internal {
         err = Error::new(ErrorKind::Unavailable, err.message().to_string());
     }

@@ -7,16 +7,20 @@ macro_rules! wire_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
+            /// A value this build does not know (sent by a newer server). Requests
+            /// never accept it; it is written back as `"unknown"`.
+            #[serde(rename = "unknown", other)]
+            Unknown,
         }
 
         impl $name {
-            /// Every value, in order.
+            /// Every value this build knows, in order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            /// The wire name.
+            /// The wire name (`"unknown"` for [`Self::Unknown`]).
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
+                match self { $($name::$variant => $wire,)+ $name::Unknown => "unknown" }
             }
 
             /// Parses the wire name; the error names the field and lists the valid values.

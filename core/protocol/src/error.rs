@@ -66,6 +66,29 @@ impl ErrorKind {
         ErrorKind::Internal,
     ];
 
+    /// The kind of a wire name; `None` for a name this build does not know.
+    pub fn from_wire(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    /// The kind an HTTP status stands for, when the body names none this build
+    /// knows.
+    pub fn from_http_status(status: u16) -> ErrorKind {
+        match status {
+            400 | 422 => ErrorKind::InvalidArgument,
+            401 => ErrorKind::Unauthenticated,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::RateLimited,
+            502 => ErrorKind::Transport,
+            503 => ErrorKind::Unavailable,
+            504 => ErrorKind::Timeout,
+            _ => ErrorKind::Internal,
+        }
+    }
+
     /// The wire name, e.g. `"invalid_argument"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -258,6 +281,29 @@ impl Error {
     }
 
     /// Rebuilds an error from the wire form.
+    /// An error answer of `status` whose body is `bytes`, read leniently: unknown
+    /// fields are ignored, and a kind this build does not know (from a newer server)
+    /// is taken from the status, its message and field kept. `None` when the body is
+    /// not an error body at all.
+    pub fn from_answer(status: u16, bytes: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let e = v.get("error")?;
+        let message = e.get("message")?.as_str()?.to_string();
+        let kind = e
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .and_then(ErrorKind::from_wire)
+            .unwrap_or_else(|| ErrorKind::from_http_status(status));
+        let mut err = Error::new(kind, message);
+        if let Some(f) = e.get("field").and_then(serde_json::Value::as_str) {
+            err = err.with_field(f);
+        }
+        if let Some(d) = e.get("details").filter(|d| !d.is_null()) {
+            err = err.with_details(d.clone());
+        }
+        Some(err)
+    }
+
     pub fn from_body(body: ErrorBody) -> Self {
         let p = body.error;
         Error(Box::new(Inner {
@@ -271,9 +317,9 @@ impl Error {
     }
 }
 
-/// The JSON error body of the HTTP protocol.
+/// The JSON error body of the HTTP protocol. Readers ignore fields they do not
+/// know (a newer server may add some).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorPayload,

@@ -139,6 +139,7 @@ impl VaultPut {
                 Ok(scope)
             }
             (VaultScope::Workspace, None) => Ok(scope),
+            (VaultScope::Unknown, _) => unreachable!("parse_field answers only known scopes"),
         }
     }
 }

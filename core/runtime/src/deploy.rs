@@ -168,6 +168,9 @@ impl Runtime {
         let started = match mode {
             DeployMode::Agent => self.deploy_agent(ws, &mut dep, parent.as_ref()).await,
             DeployMode::App | DeployMode::Service => self.deploy_process(ws, &mut dep, &req).await,
+            DeployMode::Unknown => {
+                Err(Error::invalid("mode", "mode must be app, service or agent"))
+            }
         };
         if let Err(e) = started {
             dep.status = DeploymentStatus::Failed;

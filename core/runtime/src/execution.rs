@@ -184,7 +184,9 @@ impl RunContext {
                         name: skill_name.to_string(),
                         kind: match info.kind {
                             SkillKind::Read => PolicySkillKind::Read,
-                            SkillKind::Write => PolicySkillKind::Write,
+                            // Registration refuses other kinds; a write is the
+                            // stricter reading regardless.
+                            SkillKind::Write | SkillKind::Unknown => PolicySkillKind::Write,
                         },
                         external: info.external,
                         cost_usd: info.cost_usd,

@@ -558,6 +558,9 @@ impl Runtime {
     pub fn register_skill(&self, skill: Skill) -> Result<()> {
         let name = skill.info.name.clone();
         check_skill_name(&name)?;
+        if skill.info.kind == heroa_protocol::SkillKind::Unknown {
+            return Err(Error::invalid("kind", "kind must be read or write"));
+        }
         if !(skill.info.cost_usd.is_finite() && skill.info.cost_usd >= 0.0) {
             return Err(Error::invalid(
                 "cost_usd",

@@ -59,7 +59,8 @@ pub(crate) struct Live {
 /// The tier's limits.
 pub fn tier_limits(tier: ResourceTier) -> ResourceLimits {
     let (millicores, mib) = match tier {
-        ResourceTier::Small => (500, 512),
+        // `Unknown` never passes request parsing; the smallest limits if it did.
+        ResourceTier::Small | ResourceTier::Unknown => (500, 512),
         ResourceTier::Medium => (1000, 2048),
         ResourceTier::Large => (2000, 8192),
     };
