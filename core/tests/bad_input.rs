@@ -397,3 +397,36 @@ async fn scripted_tool_call_arguments_must_be_objects() {
     assert_eq!(s, 201, "{b}");
     api.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_numbers_sent_as_floats_are_integers_as_the_document_says() {
+    let api = Api::start().await;
+    let agent = api.agent("floaty", json!({})).await;
+    let (_, run) = api
+        .post(
+            &format!("/v1/agents/{agent}/runs"),
+            json!({"input": {"n": 1}}),
+        )
+        .await;
+    // JSON Schema counts 50.0 as an integer, so `timeout_ms: 50.0` is a valid wait.
+    let (_, _, b) = api
+        .send(
+            "POST",
+            &format!("/v1/runs/{}/wait", run["id"].as_str().unwrap()),
+            Some(r#"{"timeout_ms": 50.0}"#),
+        )
+        .await;
+    assert!(
+        b.get("id").is_some() || b["error"]["kind"] == "timeout",
+        "{b}"
+    );
+    let (s, _, b) = api
+        .send(
+            "POST",
+            &format!("/v1/runs/{}/wait", run["id"].as_str().unwrap()),
+            Some(r#"{"timeout_ms": 50.5}"#),
+        )
+        .await;
+    expect_field(s, &b, "timeout_ms");
+    api.server.shutdown().await.unwrap();
+}

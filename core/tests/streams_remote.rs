@@ -294,9 +294,13 @@ async fn the_heroku_endpoint_streams_seed_004s_format() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(&messages[1], Message::Tool { content, .. } if content.contains("orders")));
     assert!(
-        matches!(&messages[2], Message::Assistant { content, .. } if content.contains("3 tables"))
+        matches!(&messages[1], Message::Tool { content, .. } if content.contains("orders")),
+        "{messages:?}\n{text}"
+    );
+    assert!(
+        matches!(&messages[2], Message::Assistant { content, .. } if content.contains("3 tables")),
+        "{messages:?}"
     );
     assert_eq!(
         c.runs().get(&run_id).await.unwrap().status,

@@ -53,28 +53,39 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>> {
             "the request body must be a JSON object",
         ));
     }
-    let object: Map<String, Value> = serde_json::from_slice(bytes)
+    let mut object: Map<String, Value> = serde_json::from_slice(bytes)
         .map_err(|e| Error::invalid("body", format!("the request body is not valid JSON: {e}")))?;
-    check_depth(&object)?;
+    normalize(&mut object)?;
     Ok(object)
 }
 
-/// Refuses objects nested deeper than [`MAX_DEPTH`] (without recursion).
-fn check_depth(object: &Map<String, Value>) -> Result<()> {
-    let mut stack: Vec<(&Value, usize)> = object.values().map(|v| (v, 2)).collect();
+/// Refuses objects nested deeper than [`MAX_DEPTH`] and writes whole numbers sent
+/// as floats (`117.0`) as integers, in one pass without recursion. JSON Schema (and
+/// so `openapi.json`) counts `117.0` as an integer; so does the server.
+fn normalize(object: &mut Map<String, Value>) -> Result<()> {
+    /// Whole floats within ±2^53 (exactly representable) become integers.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let mut stack: Vec<(&mut Value, usize)> = object.values_mut().map(|v| (v, 2)).collect();
     while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(o) => Box::new(o.values()),
-            _ => continue,
-        };
-        if depth > MAX_DEPTH {
-            return Err(Error::invalid(
-                "body",
-                format!("the request body nests deeper than {MAX_DEPTH} levels"),
-            ));
+        match v {
+            Value::Array(_) | Value::Object(_) if depth > MAX_DEPTH => {
+                return Err(Error::invalid(
+                    "body",
+                    format!("the request body nests deeper than {MAX_DEPTH} levels"),
+                ));
+            }
+            Value::Array(a) => stack.extend(a.iter_mut().map(|c| (c, depth + 1))),
+            Value::Object(o) => stack.extend(o.values_mut().map(|c| (c, depth + 1))),
+            Value::Number(n) => {
+                if let Some(f) = n
+                    .as_f64()
+                    .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT)
+                {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+            _ => {}
         }
-        stack.extend(children.map(|c| (c, depth + 1)));
     }
     Ok(())
 }
@@ -100,6 +111,25 @@ mod tests {
         assert!(e.message().contains("deeper than 64"), "{e:?}");
         // What fuzzing sent: 122 levels were accepted and broke the audit later.
         assert!(parse_object(nested(122).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn whole_floats_read_as_integers() {
+        let o = parse_object(br#"{"n": 117.0, "f": 0.5, "deep": [{"m": -3.0}], "big": 1e300}"#)
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&o).unwrap(),
+            r#"{"n":117,"f":0.5,"deep":[{"m":-3}],"big":1e+300}"#
+        );
+        #[derive(serde::Deserialize)]
+        struct Wait {
+            timeout_ms: u64,
+        }
+        let w: Wait = decode(Value::Object(
+            parse_object(br#"{"timeout_ms": 250.0}"#).unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(w.timeout_ms, 250);
     }
 
     #[test]
