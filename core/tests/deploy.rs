@@ -836,11 +836,10 @@ async fn a_crashed_app_is_restarted_and_the_deployment_reports_it() {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("crashy");
     std::fs::create_dir_all(&app).unwrap();
-    // Answers, then exits 300 ms after each start.
+    // Answers, then exits 300 ms after its first answer, each time it is started.
     std::fs::write(
         app.join("server.py"),
-        "import os, threading\nthreading.Timer(0.3, lambda: os._exit(3)).start()\n".to_string()
-            + APP,
+        include_str!("fixtures/crashy_server.py"),
     )
     .unwrap();
     let c = Client::embedded(None).unwrap();
