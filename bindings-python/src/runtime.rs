@@ -258,9 +258,11 @@ fn start<P, N>(
     P: Send + Sync + 'static,
     N: for<'py> IntoPyObject<'py> + Send + 'static,
 {
+    // The GIL is taken on the blocking pool, never on a runtime worker: waiting
+    // for it must not stall the control plane.
     let rt = crate::rt::runtime();
-    if !is_async {
-        rt.spawn_blocking(move || {
+    rt.spawn_blocking(move || {
+        if !is_async {
             let out = Python::attach(|py| {
                 handler
                     .bind(py)
@@ -269,32 +271,33 @@ fn start<P, N>(
                     .map_err(|e| describe(py, &e))
             });
             call.respond(from_json(out));
-        });
-        return;
-    }
-    let task = Python::attach(|py| -> PyResult<Py<PyAny>> {
-        let arg = native(call.clone());
-        let fut = py
-            .import("heroa._host")?
-            .call_method1("start", (handler.bind(py), arg))?;
-        Ok(fut.unbind())
-    });
-    let task = match task {
-        Ok(t) => t,
-        Err(e) => {
-            call.respond(Err(Python::attach(|py| describe(py, &e))));
             return;
         }
-    };
-    rt.spawn(async move {
-        call.finished().cancelled().await;
-        if call.is_cancelled() {
-            tokio::task::spawn_blocking(move || {
-                Python::attach(|py| {
-                    let _ = task.bind(py).call_method0("cancel");
-                })
-            });
-        }
+        let task = Python::attach(|py| {
+            let arg = native(call.clone());
+            py.import("heroa._host")
+                .and_then(|m| m.call_method1("start", (handler.bind(py), arg)))
+                .map(Bound::unbind)
+                .map_err(|e| describe(py, &e))
+        });
+        let task = match task {
+            Ok(t) => t,
+            Err(e) => {
+                call.respond(Err(e));
+                return;
+            }
+        };
+        // When the call is over, a cancelled one cancels the task.
+        rt.spawn(async move {
+            call.finished().cancelled().await;
+            if call.is_cancelled() {
+                tokio::task::spawn_blocking(move || {
+                    Python::attach(|py| {
+                        let _ = task.bind(py).call_method0("cancel");
+                    })
+                });
+            }
+        });
     });
 }
 
