@@ -55,7 +55,7 @@ when { resource.name like "search:*" && context.tags.contains("research") };
 
 fn build_engine() -> PolicyEngine {
     let docs = [
-        ("po_01hzseed0000000000000000", SEED),
+        ("po_01hzdocument000000000000", SEED),
         ("po_01hzguards00000000000000", GUARDS),
         ("po_01hzbudget0000000000000", BUDGET),
         ("po_01hztools00000000000000", TOOLS),
@@ -138,7 +138,7 @@ fn bench(c: &mut Criterion) {
     // context, no `has` guard): the check is answered through Cedar, for its
     // error text.
     let erroring = PolicyEngine::new(&[
-        ("po_01hzseed0000000000000000", SEED),
+        ("po_01hzdocument000000000000", SEED),
         ("po_01hzguards00000000000000", GUARDS),
         ("po_01hzbudget0000000000000", BUDGET),
         ("po_01hztools00000000000000", TOOLS),

@@ -246,7 +246,7 @@ async fn idle_streams_send_keep_alive_comments_and_bad_last_event_ids_are_named(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_heroku_endpoint_streams_seed_004s_format() {
+async fn the_heroku_endpoint_streams_the_heroku_agents_api_format() {
     let (rt, server, key) = serve(Duration::from_secs(15)).await;
     let c = Client::from_runtime(rt, None);
     agent(&c).await;

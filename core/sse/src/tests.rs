@@ -37,7 +37,7 @@ const VECTORS: &[(&str, &str)] = vectors![
     "eof_unterminated_line",
     "event_type",
     "field_no_colon",
-    "heroku_agents_seed004",
+    "heroku_agents_api",
     "id_carried_over",
     "id_unfinished_not_committed",
     "id_with_colon_and_spaces",
@@ -686,9 +686,9 @@ fn encode_random_events_round_trip() {
 fn seed() -> (Vec<u8>, Vector) {
     let (_, text) = VECTORS
         .iter()
-        .find(|(n, _)| *n == "heroku_agents_seed004")
+        .find(|(n, _)| *n == "heroku_agents_api")
         .unwrap();
-    let v = load("heroku_agents_seed004", text);
+    let v = load("heroku_agents_api", text);
     (v.bytes(), v)
 }
 
