@@ -242,14 +242,11 @@ macro_rules! op {
     };
 }
 
+/// A handler: `|client, args| body` or, to see the caller's settings,
+/// `|client, args, settings| body`.
 macro_rules! call {
     (|$c:ident, $a:ident| $body:expr) => {
-        Handler::Call(|$c, mut $a, _| {
-            Box::pin(async move {
-                let _ = &mut $a;
-                $body
-            })
-        })
+        call!(|$c, $a, _settings| $body)
     };
     (|$c:ident, $a:ident, $s:ident| $body:expr) => {
         Handler::Call(|$c, mut $a, $s| {

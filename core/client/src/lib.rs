@@ -367,8 +367,8 @@ impl Policies<'_> {
         let mut ancestors = Vec::new();
         let mut parent = agent.parent_id.clone();
         while let Some(id) = parent {
-            if ancestors.len() >= 16 {
-                return Err(Error::internal("sub-agent chain is deeper than 16"));
+            if ancestors.len() >= heroa_policy::MAX_ANCESTORS {
+                return Err(heroa_policy::too_many_ancestors());
             }
             let p = self.0.agents().get(&id).await?;
             parent = p.parent_id.clone();

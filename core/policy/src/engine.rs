@@ -410,6 +410,16 @@ pub struct PolicyEngine {
     ancestors: Arc<[Ancestor]>,
 }
 
+/// The most ancestors an envelope is checked under; a deeper chain is a bug.
+pub const MAX_ANCESTORS: usize = 16;
+
+/// An error for a sub-agent chain deeper than [`MAX_ANCESTORS`].
+pub fn too_many_ancestors() -> heroa_protocol::error::Error {
+    heroa_protocol::error::Error::internal(format!(
+        "sub-agent chain is deeper than {MAX_ANCESTORS}"
+    ))
+}
+
 /// An ancestor of a sub-agent and its envelope (`None`: it has none, which denies
 /// every call).
 #[derive(Debug, Clone)]

@@ -151,8 +151,8 @@ use cedar_policy::{PolicyId, PolicySet};
 use serde::{Deserialize, Serialize};
 
 pub use engine::{
-    AgentInfo, Ancestor, CheckRequest, Decision, DeniedBy, Effect, NO_ENVELOPE, PolicyEngine,
-    PolicyReason, SkillInfo, SkillKind,
+    AgentInfo, Ancestor, CheckRequest, Decision, DeniedBy, Effect, MAX_ANCESTORS, NO_ENVELOPE,
+    PolicyEngine, PolicyReason, SkillInfo, SkillKind, too_many_ancestors,
 };
 
 pub use heroa_protocol::{Translation, TranslationRule};

@@ -155,10 +155,7 @@ impl RunContext {
     ) -> Result<SkillOutcome> {
         let st = &self.state;
         if st.cancelled() {
-            return Err(Error::new(
-                ErrorKind::FailedPrecondition,
-                "the run was cancelled",
-            ));
+            return Err(run_cancelled());
         }
         let Some(skill) = st.rt.skill(skill_name) else {
             let error = format!("unknown skill {skill_name:?}");
@@ -275,7 +272,7 @@ impl RunContext {
         let result = tokio::select! {
             r = finished => r,
             _ = cancel.wait_for(|c| *c) => {
-                return Err(Error::new(ErrorKind::FailedPrecondition, "the run was cancelled"));
+                return Err(run_cancelled());
             }
         };
         let cost = usd_to_micros(info.cost_usd);
@@ -554,6 +551,11 @@ impl Runtime {
         )?;
         Ok(())
     }
+}
+
+/// What a skill call of a cancelled run answers.
+fn run_cancelled() -> Error {
+    Error::new(ErrorKind::FailedPrecondition, "the run was cancelled")
 }
 
 /// Aborts a task when dropped.

@@ -102,8 +102,8 @@ impl Runtime {
         let mut ancestors = Vec::new();
         let mut parent = agent.parent_id.clone();
         while let Some(id) = parent {
-            if ancestors.len() >= 16 {
-                return Err(Error::internal("sub-agent chain is deeper than 16"));
+            if ancestors.len() >= heroa_policy::MAX_ANCESTORS {
+                return Err(heroa_policy::too_many_ancestors());
             }
             let p = self.get_agent(ws, &id)?;
             parent = p.parent_id.clone();

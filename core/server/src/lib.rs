@@ -181,22 +181,17 @@ async fn serve_operation(s: AppState, op: &'static Operation, req: Request) -> R
                 run_events(&s, &ws, id, &parts.headers)
             }
             Handler::HttpOnly => {
-                let bytes = read_body(body, &s.opts).await?;
-                let req = heroa_bridge::decode::decode(Value::Object(
-                    heroa_bridge::decode::parse_object(&bytes)?,
-                ))?;
+                let req =
+                    heroa_bridge::decode::decode(Value::Object(read_object(body, &s.opts).await?))?;
                 Ok(heroku::agents_heroku(&s, &ws, &parts.headers, req)?)
             }
             Handler::Call(handler) => {
                 let rest = match op.input {
-                    Input::Body => {
-                        let bytes = read_body(body, &s.opts).await?;
-                        heroa_bridge::decode::parse_object(&bytes)?
-                    }
+                    Input::Body => read_object(body, &s.opts).await?,
                     Input::Query => query(&parts.uri)?,
+                    // Still read, so a malformed body is refused like anywhere else.
                     Input::None => {
-                        let bytes = read_body(body, &s.opts).await?;
-                        heroa_bridge::decode::parse_object(&bytes)?;
+                        read_object(body, &s.opts).await?;
                         Map::new()
                     }
                 };
@@ -218,6 +213,14 @@ async fn serve_operation(s: AppState, op: &'static Operation, req: Request) -> R
         }
     };
     result.await.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+/// Reads a request body as one JSON object ([`heroa_bridge::decode::parse_object`]).
+async fn read_object(
+    body: Body,
+    opts: &ServeOptions,
+) -> heroa_protocol::error::Result<Map<String, Value>> {
+    heroa_bridge::decode::parse_object(&read_body(body, opts).await?)
 }
 
 /// Reads a request body of at most `opts.max_body_bytes`, within
