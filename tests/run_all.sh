@@ -17,6 +17,8 @@ cargo test --workspace --doc --locked
 cargo check --locked -p heroa-runtime --no-default-features
 cargo check --locked -p heroa-client -p heroa-protocol -p heroa-policy -p heroa-sse -p heroa-webhooks -p heroa-cron
 cargo check --locked -p heroa-bridge --no-default-features
+# The schema derives (the source of openapi.json) alone.
+cargo check --locked -p heroa-protocol -p heroa-sse --features heroa-protocol/schema,heroa-sse/schema
 cargo run --locked -q --example onboarding > /dev/null
 for suite in bindings-*/run_tests.sh; do
   [ -f "$suite" ] || continue

@@ -29,7 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use heroa::clock::Clock;
-use heroa::protocol::{SkillKind, Tier};
+use heroa::protocol::{SkillKind, Tier, Usd};
 use heroa::{Error, RunContext, RuntimeOptions, SkillCall};
 
 use crate::client::NativeClient;
@@ -191,7 +191,7 @@ impl NativeRuntime {
         &self,
         name: String,
         kind: &str,
-        cost_usd: f64,
+        cost_usd: &str,
         external: bool,
         description: Option<String>,
         handler: Py<PyAny>,
@@ -199,6 +199,7 @@ impl NativeRuntime {
     ) -> PyResult<()> {
         self.owner.check()?;
         let kind = SkillKind::parse_field("kind", kind).map_err(to_pyerr)?;
+        let cost_usd = Usd::parse("cost_usd", cost_usd).map_err(to_pyerr)?;
         let handler = Arc::new(handler);
         let host: HostFn<SkillCall> = Arc::new(move |call| {
             start(handler.clone(), is_async, call, |call| NativeSkillCall {
@@ -418,10 +419,10 @@ impl NativeRunContext {
     fn agent_id(&self) -> String {
         self.ctx().agent_id().to_string()
     }
-    /// Spend so far in USD.
+    /// Spend so far in USD, as a decimal string.
     #[getter]
-    fn cost_usd(&self) -> f64 {
-        self.ctx().cost_usd()
+    fn cost_usd(&self) -> String {
+        self.ctx().cost_usd().to_string()
     }
     /// Calls a skill under the policy envelope and promotion level; blocks (GIL
     /// released) and returns the outcome as JSON text.

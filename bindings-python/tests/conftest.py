@@ -130,7 +130,7 @@ class Env:
 
     def pending_approval(self) -> heroa.Approval:
         for _ in range(400):
-            items = self.client.approvals.list(status="pending")
+            items = self.client.approvals.list(status="pending").items
             if items:
                 return items[0]
             time.sleep(0.01)

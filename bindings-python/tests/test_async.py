@@ -33,8 +33,8 @@ def test_async_onboarding_flow(env: Env) -> None:
         assert (await c.runs.verify_audit(run.id)).valid
         engine = await c.policies.precheck(agent.id)
         assert engine is not None and engine.check("hubspot:contact:read").allowed
-        assert [a.id for a in await c.agents.list()] == [agent.id]
-        assert len(await c.runs.list(agent_id=agent.id)) == 1
+        assert [a.id async for a in c.agents.list()] == [agent.id]
+        assert len((await c.runs.list(agent_id=agent.id)).items) == 1
         assert (await c.workspace.get()).tier == "team"
         with pytest.raises(heroa.InvalidArgumentError) as err:
             await c.agents.register(name="x", region="mars")

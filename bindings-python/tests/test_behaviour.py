@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_seed_policy_permits_blocks_and_stops_at_half_a_dollar(env: Env) -> None
     assert run.status == "partial"
     assert run.actions_executed == 2
     assert run.actions_blocked == 3
-    assert abs(run.cost_usd - 0.50) < 1e-9, "blocked calls are free"
+    assert run.cost_usd == Decimal("0.5"), "blocked calls are free"
     assert outcomes(run) == ["executed", "executed", "blocked", "blocked", "blocked"]
     assert run.output["results"][0]["output"] == {"read": {"id": 1}}
 
@@ -70,7 +71,7 @@ def test_l1_notify_posts_to_the_inbox(env: Env) -> None:
     run = env.run(agent, [{"skill": "crm:write"}])
     assert run.status == "complete"
     assert env.writes.value == 1
-    inbox = env.client.workspace.inbox()
+    inbox = env.client.workspace.inbox().items
     assert len(inbox) == 1
     assert inbox[0].run_id == run.id
 
@@ -171,7 +172,7 @@ def test_free_tier_limits(env: Env) -> None:
     a = free.agents.register(name="one", region="us-east")
     with pytest.raises(heroa.TierLimitError):
         free.agents.register(name="two", region="us-east")
-    assert len(free.agents.list()) == 1
+    assert len(list(free.agents.list())) == 1
     with pytest.raises(heroa.TierLimitError) as err:
         free.vault.put(key="shared", value="v", scope="workspace")
     assert err.value.field == "scope"
@@ -185,7 +186,7 @@ def test_workspaces_are_isolated(env: Env) -> None:
     agent = env.agent("mine", "L3_autonomous", PERMIT_ALL)
     entry = env.client.vault.put(agent_id=agent.id, key="k", value="v")
     run = env.run(agent, [])
-    policy = env.client.policies.list(agent_id=agent.id)[0]
+    policy = env.client.policies.list(agent_id=agent.id).items[0]
 
     ws = env.rt.create_workspace("other", tier="team")
     other = env.client_in(ws.id)
@@ -200,9 +201,9 @@ def test_workspaces_are_isolated(env: Env) -> None:
     ):
         with pytest.raises(heroa.NotFoundError):
             call()
-    assert other.agents.list() == []
-    assert other.runs.list() == []
-    assert other.vault.list() == []
+    assert list(other.agents.list()) == []
+    assert list(other.runs.list()) == []
+    assert list(other.vault.list()) == []
     other.agents.register(name="mine", region="us-east")
     assert env.client.agents.get(agent.id).id == agent.id
 
@@ -254,7 +255,7 @@ def test_invalid_cedar_is_rejected_with_positions_and_nothing_is_stored(env: Env
     assert err.value.field == "document"
     diags = err.value.details["diagnostics"]
     assert diags and isinstance(diags[0]["line"], int) and isinstance(diags[0]["column"], int)
-    assert env.client.policies.list(agent_id=agent.id) == []
+    assert list(env.client.policies.list(agent_id=agent.id)) == []
     with pytest.raises(heroa.InvalidArgumentError) as err2:
         env.client.policies.create(agent_id=agent.id, document="")
     assert err2.value.field == "document"
@@ -288,7 +289,7 @@ def test_bad_ids_and_fields_are_named(env: Env) -> None:
             call()
         assert err.value.field == field, repr(err.value)
         assert isinstance(err.value, ValueError)
-    assert c.agents.list() == []
+    assert list(c.agents.list()) == []
     with pytest.raises(heroa.NotFoundError):
         c.agents.get("ag_01hzxk00000000000000000000")
 
@@ -381,7 +382,7 @@ def test_agents_crud_and_policy_versions(env: Env) -> None:
     env.client.agents.set_promotion(agent_id=a.id, level="L3_autonomous")
     run = env.run(a, [{"skill": "heroa:echo"}])
     assert run.status == "blocked"
-    assert len(env.client.runs.list(agent_id=a.id)) == 1
+    assert len(list(env.client.runs.list(agent_id=a.id))) == 1
     assert [x.id for x in env.client.agents.list()] == [a.id]
     env.client.agents.delete(a.id)
     with pytest.raises(heroa.NotFoundError):
@@ -418,7 +419,7 @@ def test_python_templates_sync_and_async(env: Env) -> None:
     assert run.status == "partial", run
     assert run.output["first"] == {"outcome": "executed", "output": {"read": {"n": 1}}}
     assert run.output["second"]["outcome"] == "blocked"
-    assert run.output["spent"] == 0.25
+    assert run.output["spent"] == "0.25"
     assert seen["sync_run"] == run.id
 
     env.client.agents.update(a.id, template="py-async")

@@ -73,7 +73,7 @@ def test_async_client_deploys(env: Env) -> None:
         run = await client.agents.run(agent_id=worker.handle or "", input={"items": DOCS, "task": "embed"})
         done = await client.runs.wait(run.id, timeout=WAIT)
         assert done.status == "complete", done.to_dict()
-        assert [d.id for d in await client.deployments.list()] == [worker.id]
+        assert [d.id async for d in client.deployments.list()] == [worker.id]
         longer = await client.deployments.extend(worker.id, "persistent")
         assert longer.expires_at is None and longer.ttl == "persistent"
         assert (await client.deployments.get(worker.id)).ttl == "persistent"

@@ -26,7 +26,7 @@ def test_onboarding_example_runs() -> None:
     assert re.search(r"step 1  agent registered: ag_\w+", text)
     assert "3 translation(s) to plain Cedar" in text
     # L0 shadow: writes and external calls recorded, nothing executed, nothing spent.
-    assert re.search(r"L0 shadow run run_\w+: partial — 2 shadowed, 0 executed, 1 blocked, cost \$0\.0", text)
+    assert re.search(r"L0 shadow run run_\w+: partial — 2 shadowed, 0 executed, 1 blocked, cost \$0\n", text)
     assert "status    partial" in text  # slack:post is outside the envelope
     assert "cost_usd  0.17" in text  # 1 read (0.02) + 3 enrichments (0.05 each)
     assert re.search(r"audit_url heroa://embedded/v1/runs/run_\w+/audit", text)

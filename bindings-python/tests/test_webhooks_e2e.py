@@ -86,7 +86,7 @@ def test_signed_run_results_reach_the_webhook(env: Env, receiver: Receiver) -> N
 
     deadline = time.monotonic() + 10
     while True:
-        log = env.client.webhooks.deliveries(agent_id=agent.id)
+        log = env.client.webhooks.deliveries(agent_id=agent.id).items
         if log and log[0].status == "delivered":
             break
         assert time.monotonic() < deadline, log

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any, Dict, List, Optional
 
 import heroa
@@ -42,7 +43,7 @@ def sync_flow() -> None:
     client.agents.set_promotion(agent_id=agent_id, level="L3_autonomous")
     run: heroa.Run = client.agents.run(agent_id=agent_id, input={"id": 1})
     done: heroa.Run = client.runs.wait(run.id, timeout=10)
-    cost: float = done.cost_usd
+    cost: Decimal = done.cost_usd
     status: str = done.status
     audit: heroa.AuditRecord = client.runs.audit(run.id)
     first: heroa.AuditEvent = audit.events[0]
@@ -56,10 +57,10 @@ def sync_flow() -> None:
         allowed: bool = d.allowed
         why: str = d.explain()
         ids: List[str] = [r.policy_id for r in d.reasons]
-    approvals: List[heroa.Approval] = client.approvals.list(status="pending")
-    inbox: List[heroa.InboxItem] = client.workspace.inbox()
+    approvals: List[heroa.Approval] = client.approvals.list(status="pending").items
+    inbox: heroa.SyncPage[heroa.InboxItem] = client.workspace.inbox()
     skills: List[heroa.SkillInfo] = client.workspace.skills()
-    deliveries: List[heroa.Delivery] = client.webhooks.deliveries(agent_id=agent_id)
+    deliveries: List[heroa.Delivery] = list(client.webhooks.deliveries(agent_id=agent_id))
     verified: heroa.webhooks.Verified = heroa.webhooks.verify(
         heroa.webhooks.sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", b"{}"), b"{}",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
@@ -78,7 +79,7 @@ def sync_flow() -> None:
         remote: heroa.Client = server.client()
         url: str = server.url
         key: str = server.api_key
-        agents: List[heroa.Agent] = remote.agents.list()
+        agents: List[heroa.Agent] = list(remote.agents.list())
     print(region, fingerprint, rules, cost, status, first, valid, approvals, inbox, skills, data, compiled, url, key, agents)
     print(deliveries, verified.scheme, events)
 
@@ -97,7 +98,7 @@ def deploy_flow() -> None:
     client = heroa.Client.embedded()
     worker = client.deploy(mode="agent", template="batch-processor", region="us-east", ttl="30m")
     run: heroa.Run = client.agents.run(agent_id=worker.handle or "", input={"items": [], "task": "embed"})
-    deps: List[heroa.Deployment] = client.deployments.list()
+    deps: List[heroa.Deployment] = client.deployments.list(limit=10).items
     longer: heroa.Deployment = client.deployments.extend(worker.id, "24h")
     gone: heroa.Deployment = client.deployments.delete(worker.id)
     rt = client.runtime

@@ -35,7 +35,7 @@ async fn setup() -> (Runtime, Client, Agent) {
         Skill::new("hubspot:contact:read", SkillKind::Read, |c| async move {
             Ok(json!({"id": c.args["id"], "company": "Acme"}))
         })
-        .cost_usd(0.25),
+        .cost_usd(Usd::cents(25)),
     )
     .unwrap();
     rt.register_skill(Skill::new("slack:post", SkillKind::Write, |_| async move {
@@ -52,8 +52,8 @@ async fn setup() -> (Runtime, Client, Agent) {
                 provider: "offline".into(),
                 model: "claude-4-sonnet".into(),
                 turns: Some(script()),
-                prompt_usd_per_1k: Some(0.003),
-                completion_usd_per_1k: Some(0.015),
+                prompt_usd_per_1k: Some("0.003".parse().unwrap()),
+                completion_usd_per_1k: Some("0.015".parse().unwrap()),
                 ..Default::default()
             }]),
             tools: Some(vec![
@@ -137,12 +137,9 @@ async fn offline_loop_runs_tools_under_the_envelope_and_streams_every_step() {
         .unwrap();
     assert_eq!(run.status, RunStatus::Partial);
     assert_eq!((run.actions_executed, run.actions_blocked), (1, 1));
-    let tokens = (150.0 + 180.0) * 0.003 / 1000.0 + (45.0 + 18.0) * 0.015 / 1000.0;
-    assert!(
-        (run.cost_usd - (0.25 + tokens)).abs() < 1e-6,
-        "{}",
-        run.cost_usd
-    );
+    // The skill's $0.25, plus each model call's tokens at $0.003 / $0.015 per 1k,
+    // exactly: (150 + 180) × 3 + (45 + 18) × 15 micro-dollars.
+    assert_eq!(run.cost_usd.to_string(), "0.251935");
     let out = run.output.unwrap();
     assert_eq!(
         out["content"],

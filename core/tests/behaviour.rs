@@ -120,14 +120,14 @@ fn register_skills(rt: &Runtime, writes: Arc<AtomicUsize>) {
         Skill::new("hubspot:contact:read", SkillKind::Read, |c| async move {
             Ok(json!({"read": c.args}))
         })
-        .cost_usd(0.25),
+        .cost_usd(Usd::cents(25)),
     )
     .unwrap();
     rt.register_skill(
         Skill::new("hubspot:contact:enrich", SkillKind::Write, |_| async move {
             Ok(json!({"enriched": true}))
         })
-        .cost_usd(0.05),
+        .cost_usd(Usd::cents(5)),
     )
     .unwrap();
     rt.register_skill(Skill::new("slack:post", SkillKind::Write, |_| async move {
@@ -150,7 +150,7 @@ fn register_skills(rt: &Runtime, writes: Arc<AtomicUsize>) {
                 Ok(json!({"written": true}))
             }
         })
-        .cost_usd(0.10),
+        .cost_usd(Usd::cents(10)),
     )
     .unwrap();
     rt.register_skill(Skill::new(
@@ -232,7 +232,7 @@ async fn seed_policy_permits_blocks_and_stops_at_half_a_dollar(env: Env) {
     assert_eq!(run.actions_executed, 2);
     assert_eq!(run.actions_blocked, 3);
     assert!(
-        (run.cost_usd - 0.50).abs() < 1e-9,
+        run.cost_usd == Usd::cents(50),
         "blocked calls are free: {}",
         run.cost_usd
     );
@@ -262,7 +262,7 @@ async fn seed_policy_permits_blocks_and_stops_at_half_a_dollar(env: Env) {
     // A run of only forbidden calls is `blocked` and costs nothing.
     let run = env.run(&agent, json!([{"skill": "slack:post"}])).await;
     assert_eq!(run.status, RunStatus::Blocked);
-    assert_eq!(run.cost_usd, 0.0);
+    assert_eq!(run.cost_usd, Usd::ZERO);
 }
 
 async fn no_policy_means_every_call_is_blocked(env: Env) {
@@ -307,7 +307,7 @@ async fn l0_shadow_executes_no_write_and_no_external_call(env: Env) {
         0,
         "L0 must not execute a write skill"
     );
-    assert_eq!(run.cost_usd, 0.0);
+    assert_eq!(run.cost_usd, Usd::ZERO);
     let audit = env.client.runs().audit(&run.id).await.unwrap();
     let shadowed: Vec<&str> = audit
         .events
@@ -404,7 +404,7 @@ async fn l2_skips_a_write_on_deny(env: Env) {
     let done = env.client.runs().wait(&run.id, WAIT).await.unwrap();
     assert_eq!(done.status, RunStatus::Partial);
     assert_eq!(done.actions_skipped, 1);
-    assert_eq!(done.cost_usd, 0.0);
+    assert_eq!(done.cost_usd, Usd::ZERO);
     assert_eq!(env.writes.load(Ordering::SeqCst), 0);
 }
 

@@ -100,7 +100,7 @@ async fn an_agent_spawns_a_batch_processor_sub_agent_and_runs_100_items() {
                 Ok(json!({"index": call.args["index"], "vector": [call.args["item"].as_str().unwrap().len()]}))
             }
         })
-        .cost_usd(0.001),
+        .cost_usd(Usd::from_micros(1_000).unwrap()),
     )
     .unwrap();
     rt.register_skill(Skill::new("slack:post", SkillKind::Write, |_| async move {
@@ -217,7 +217,7 @@ async fn an_agent_spawns_a_batch_processor_sub_agent_and_runs_100_items() {
         assert_eq!(r["output"]["vector"][0], i + 1);
     }
     assert_eq!(embeds.load(Ordering::SeqCst), 100);
-    assert!((out.cost_usd - 0.1).abs() < 1e-9);
+    assert_eq!(out.cost_usd, Usd::cents(10));
 
     // The envelope is the intersection: what the parent cannot do, the child cannot.
     let attempt = |calls: Value| {

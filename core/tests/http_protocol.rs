@@ -2,6 +2,7 @@
 //! input that change nothing, body limits, idempotent replays, unknown routes.
 
 use heroa::Runtime;
+use heroa::protocol::Page;
 use heroa::server::{ServeOptions, Server};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -71,7 +72,7 @@ impl Srv {
 
     async fn agent_count(&self) -> usize {
         self.rt
-            .list_agents(self.rt.default_workspace())
+            .list_agents(self.rt.default_workspace(), &Page::default())
             .unwrap()
             .items
             .len()
@@ -277,9 +278,24 @@ async fn bad_input_gets_a_field_naming_error_and_changes_nothing() {
     let ws = s.rt.default_workspace();
     let agent = s.rt.get_agent(ws, &id).unwrap();
     assert_eq!(serde_json::to_value(&agent).unwrap(), good);
-    assert!(s.rt.list_policies(ws, None).unwrap().items.is_empty());
-    assert!(s.rt.vault_list(ws, None).unwrap().items.is_empty());
-    assert!(s.rt.list_runs(ws, None).unwrap().items.is_empty());
+    assert!(
+        s.rt.list_policies(ws, None, &Page::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        s.rt.vault_list(ws, None, &Page::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        s.rt.list_runs(ws, None, &Page::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,4 +406,150 @@ async fn the_bearer_scheme_name_is_case_insensitive() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Follows `next_cursor` from the first page of `path` (with `limit`), collecting
+/// the ids of every page; checks each page's size.
+async fn walk(s: &Srv, path: &str, limit: usize, items_key: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    let sep = if path.contains('?') { '&' } else { '?' };
+    for _ in 0..100 {
+        let url = match &cursor {
+            None => format!("{path}{sep}limit={limit}"),
+            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+        };
+        let (st, page) = s.send("GET", &url, None, None).await;
+        assert_eq!(st, StatusCode::OK, "{url}: {page}");
+        let items = page[items_key].as_array().unwrap();
+        assert!(items.len() <= limit, "{url}: {} items", items.len());
+        ids.extend(
+            items
+                .iter()
+                .map(|i| i.get("id").or(i.get("seq")).map(|v| v.to_string()).unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(items.len(), limit, "only a full page has a next page");
+                cursor = Some(c.to_string());
+            }
+            None => {
+                assert!(
+                    page.get("next_cursor").is_some(),
+                    "next_cursor is always answered"
+                );
+                return ids;
+            }
+        }
+    }
+    panic!("{path}: more than 100 pages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_pages_with_limit_and_cursor_and_refuses_bad_ones() {
+    let s = srv().await;
+    let mut agents = Vec::new();
+    for i in 0..7 {
+        let (st, a) = s
+            .post(
+                "/v1/agents",
+                &format!(r#"{{"name":"a{i}","region":"us-east"}}"#),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{a}");
+        agents.push(a["id"].as_str().unwrap().to_string());
+    }
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let (st, r) = s
+            .post(&format!("/v1/agents/{}/runs", agents[0]), r#"{"input":{}}"#)
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        runs.push(r["id"].as_str().unwrap().to_string());
+    }
+    let quoted = |v: &[String]| v.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>();
+
+    // Every page size walks the same list, oldest first, with nothing skipped or
+    // repeated.
+    for limit in [1, 2, 3, 7, 100] {
+        assert_eq!(
+            walk(&s, "/v1/agents", limit, "items").await,
+            quoted(&agents)
+        );
+    }
+    assert_eq!(walk(&s, "/v1/runs", 2, "items").await, quoted(&runs));
+    let filtered = format!("/v1/runs?agent_id={}", agents[0]);
+    assert_eq!(walk(&s, &filtered, 4, "items").await, quoted(&runs));
+    let other = format!("/v1/runs?agent_id={}", agents[1]);
+    assert!(walk(&s, &other, 4, "items").await.is_empty());
+
+    // The audit record pages its events; every page carries the chain's head.
+    let run = &runs[0];
+    s.rt.wait_run(
+        s.rt.default_workspace(),
+        run,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let (_, whole) = s
+        .send(
+            "GET",
+            &format!("/v1/runs/{run}/audit?limit=1000"),
+            None,
+            None,
+        )
+        .await;
+    let seqs: Vec<String> = whole["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].to_string())
+        .collect();
+    assert!(seqs.len() >= 2, "{whole}");
+    assert_eq!(
+        walk(&s, &format!("/v1/runs/{run}/audit"), 1, "events").await,
+        seqs
+    );
+    let (_, first) = s
+        .send("GET", &format!("/v1/runs/{run}/audit?limit=1"), None, None)
+        .await;
+    assert_eq!(first["head_hash"], whole["head_hash"]);
+
+    // Bad pages: a clear 400 naming the field.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=2.5", "limit"),
+        ("limit=99999999999999999999", "limit"),
+        ("cursor=nope", "cursor"),
+        ("cursor=run_00000000000000000000000000", "cursor"),
+        ("page=2", "page"),
+    ] {
+        let (st, v) = s
+            .send("GET", &format!("/v1/agents?{query}"), None, None)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{query}: {v}");
+        assert_eq!(
+            error_field(&v),
+            ("invalid_argument", Some(field)),
+            "{query}: {v}"
+        );
+    }
+    let (st, v) = s
+        .send("GET", &format!("/v1/runs/{run}/audit?cursor=x"), None, None)
+        .await;
+    assert_eq!(
+        (st, error_field(&v)),
+        (
+            StatusCode::BAD_REQUEST,
+            ("invalid_argument", Some("cursor"))
+        )
+    );
+    // A list without `limit` answers at most the default page.
+    let (_, v) = s.send("GET", "/v1/agents", None, None).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 7);
+    assert_eq!(v["next_cursor"], Value::Null);
 }

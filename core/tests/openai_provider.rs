@@ -87,8 +87,8 @@ async fn the_loop_drives_a_streaming_openai_compatible_model() {
                 provider: "openai".into(),
                 model: "gpt-4o-mini".into(),
                 base_url: Some(base_url),
-                prompt_usd_per_1k: Some(0.15),
-                completion_usd_per_1k: Some(0.6),
+                prompt_usd_per_1k: Some("0.15".parse().unwrap()),
+                completion_usd_per_1k: Some("0.6".parse().unwrap()),
                 ..Default::default()
             }]),
             tools: Some(vec![ToolSpec {
@@ -142,8 +142,8 @@ async fn the_loop_drives_a_streaming_openai_compatible_model() {
         .unwrap();
     assert_eq!(run.status, RunStatus::Complete, "{:?}", run.error);
     assert_eq!(run.output.as_ref().unwrap()["content"], "c-7 is at Acme.");
-    let expected = (100.0 + 140.0) / 1000.0 * 0.15 + (20.0 + 10.0) / 1000.0 * 0.6;
-    assert!((run.cost_usd - expected).abs() < 1e-6, "{}", run.cost_usd);
+    // (100 + 140) tokens at $0.15 per 1k plus (20 + 10) at $0.6, exactly.
+    assert_eq!(run.cost_usd.to_string(), "0.054");
 
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);

@@ -27,7 +27,7 @@ use heroa::protocol::{
     Delivery, DeliveryAttempt, DeliveryStatus, DeployMode, DeployPolicy, DeployRequest, Deployment,
     DeploymentStatus, ExtendDeployment, InboxItem, LlmConfig, Policy, PromotionLevel, Region,
     RegisterAgent, ResourceTier, Run, RunStatus, ScriptedToolCall, ScriptedTurn, SetPromotion,
-    SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent,
+    SkillInfo, SkillKind, StartRun, TemplateInfo, Tier, TokenUsage, ToolSpec, UpdateAgent, Usd,
     VaultEntry, VaultPut, VaultRotate, VaultScope, WaitRun, WebhookConfig, WebhookInfo, Workspace,
 };
 use heroa::server::Server;
@@ -46,333 +46,40 @@ fn routes() -> Vec<(&'static str, &'static str)> {
 }
 
 // ---------------------------------------------------------------------------------
-// A small JSON Schema validator (the subset the document uses).
+// Validation against the document's schemas (the `jsonschema` crate, draft 2020-12).
 // ---------------------------------------------------------------------------------
 
-/// Keywords the validator checks.
-const CHECKED: &[&str] = &[
-    "$ref",
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "enum",
-    "const",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "minimum",
-    "maximum",
-    "minLength",
-    "maxLength",
-];
-
-/// Keywords that never reject a value (annotations), plus `pattern`, which this
-/// validator does not evaluate (the document uses it on request fields only).
-const NOT_CHECKED: &[&str] = &[
-    "description",
-    "title",
-    "format",
-    "readOnly",
-    "writeOnly",
-    "examples",
-    "default",
-    "deprecated",
-    "pattern",
-];
-
-const TYPES: &[&str] = &[
-    "null", "boolean", "object", "array", "number", "integer", "string",
-];
-
 /// Validates JSON values against schemas of one document, resolving
-/// `#/components/schemas/…` (any local JSON pointer) references.
+/// `#/components/schemas/…` references in it; formats (`date-time`) are asserted.
 struct Validator<'a> {
     root: &'a Value,
-    /// Treats `type: object` schemas with `properties` as closed even without
-    /// `additionalProperties: false`: the document leaves response objects open for
-    /// clients, but the test insists that it names every field the server sends.
-    strict: bool,
 }
 
 impl<'a> Validator<'a> {
     fn new(root: &'a Value) -> Self {
-        Validator {
-            root,
-            strict: false,
-        }
-    }
-
-    fn strict(root: &'a Value) -> Self {
-        Validator { root, strict: true }
-    }
-
-    fn lookup(&self, reference: &str) -> Option<&'a Value> {
-        self.root.pointer(reference.strip_prefix('#')?)
+        Validator { root }
     }
 
     fn validate(&self, schema: &Value, value: &Value) -> Result<(), Vec<String>> {
-        let mut errors = Vec::new();
-        self.check(schema, value, "$", &mut errors);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn check(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-        let s = match schema {
-            Value::Bool(true) => return,
-            Value::Bool(false) => {
-                errors.push(format!("{at}: no value is allowed here"));
-                return;
-            }
-            Value::Object(s) => s,
-            other => {
-                errors.push(format!("{at}: not a schema: {other}"));
-                return;
-            }
+        let mut s = match schema {
+            Value::Object(m) => m.clone(),
+            Value::Bool(true) => return Ok(()),
+            other => return Err(vec![format!("not a schema: {other}")]),
         };
-        for k in s.keys() {
-            if !(CHECKED.contains(&k.as_str())
-                || NOT_CHECKED.contains(&k.as_str())
-                || k.starts_with("x-"))
-            {
-                errors.push(format!("{at}: unsupported schema keyword {k:?}"));
-            }
-        }
-        if let Some(r) = s.get("$ref") {
-            match r.as_str().and_then(|r| self.lookup(r)) {
-                Some(target) => self.check(target, value, at, errors),
-                None => errors.push(format!("{at}: unresolvable $ref {r}")),
-            }
-        }
-        if let Some(t) = s.get("type") {
-            let types: Vec<&str> = match t {
-                Value::String(one) => vec![one.as_str()],
-                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-                _ => vec![],
-            };
-            if !types.iter().any(|t| has_type(value, t)) {
-                errors.push(format!("{at}: expected type {t}, got {}", short(value)));
-                return;
-            }
-        }
-        if let Some(allowed) = s.get("enum").and_then(Value::as_array)
-            && !allowed.contains(value)
-        {
-            errors.push(format!(
-                "{at}: {} is not one of {}",
-                short(value),
-                Value::from(allowed.clone())
-            ));
-        }
-        if let Some(c) = s.get("const")
-            && c != value
-        {
-            errors.push(format!("{at}: {} is not {c}", short(value)));
-        }
-        if let Some(n) = value.as_f64() {
-            if let Some(min) = s.get("minimum").and_then(Value::as_f64)
-                && n < min
-            {
-                errors.push(format!("{at}: {n} is below the minimum {min}"));
-            }
-            if let Some(max) = s.get("maximum").and_then(Value::as_f64)
-                && n > max
-            {
-                errors.push(format!("{at}: {n} is above the maximum {max}"));
-            }
-        }
-        if let Some(text) = value.as_str() {
-            let len = text.chars().count() as u64;
-            if let Some(min) = s.get("minLength").and_then(Value::as_u64)
-                && len < min
-            {
-                errors.push(format!("{at}: shorter than {min} characters"));
-            }
-            if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
-                && len > max
-            {
-                errors.push(format!("{at}: longer than {max} characters"));
-            }
-        }
-        if let Some(object) = value.as_object() {
-            for name in s
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let name = name.as_str().unwrap_or_default();
-                if !object.contains_key(name) {
-                    errors.push(format!("{at}: missing required property {name:?}"));
-                }
-            }
-            let props = s.get("properties").and_then(Value::as_object);
-            let closed_by_strictness = self.strict && props.is_some() && declares_type(s, "object");
-            for (name, v) in object {
-                let here = format!("{at}.{name}");
-                match (
-                    props.and_then(|p| p.get(name)),
-                    s.get("additionalProperties"),
-                ) {
-                    (Some(p), _) => self.check(p, v, &here, errors),
-                    (None, Some(Value::Bool(false))) => {
-                        errors.push(format!(
-                            "{at}: undeclared property {name:?} (additionalProperties is false)"
-                        ));
-                    }
-                    (None, Some(extra)) => self.check(extra, v, &here, errors),
-                    (None, None) if closed_by_strictness => {
-                        errors.push(format!(
-                            "{at}: property {name:?} is not declared by the document"
-                        ));
-                    }
-                    (None, None) => {}
-                }
-            }
-        }
-        if let (Some(items), Some(array)) = (s.get("items"), value.as_array()) {
-            for (i, v) in array.iter().enumerate() {
-                self.check(items, v, &format!("{at}[{i}]"), errors);
-            }
-        }
-        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
-            for sub in all {
-                self.check(sub, value, at, errors);
-            }
-        }
-        if let Some(any) = s.get("anyOf").and_then(Value::as_array) {
-            let failures: Vec<Vec<String>> = any
-                .iter()
-                .filter_map(|sub| self.validate_at(sub, value, at).err())
-                .collect();
-            if failures.len() == any.len() {
-                errors.push(format!("{at}: matches none of anyOf: {failures:?}"));
-            }
-        }
-        if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
-            let matching = one
-                .iter()
-                .filter(|sub| self.validate_at(sub, value, at).is_ok())
-                .count();
-            if matching != 1 {
-                errors.push(format!(
-                    "{at}: matches {matching} of oneOf (exactly 1 needed)"
-                ));
-            }
-        }
-    }
-
-    fn validate_at(&self, schema: &Value, value: &Value, at: &str) -> Result<(), Vec<String>> {
-        let mut errors = Vec::new();
-        self.check(schema, value, at, &mut errors);
+        s.insert("components".into(), self.root["components"].clone());
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&Value::Object(s))
+            .map_err(|e| vec![format!("the schema does not compile: {e}")])?;
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
-        }
-    }
-}
-
-fn declares_type(schema: &serde_json::Map<String, Value>, wanted: &str) -> bool {
-    match schema.get("type") {
-        Some(Value::String(t)) => t == wanted,
-        Some(Value::Array(ts)) => ts.iter().any(|t| t == wanted),
-        _ => false,
-    }
-}
-
-fn has_type(value: &Value, t: &str) -> bool {
-    match t {
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "number" => value.is_number(),
-        "integer" => {
-            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        _ => false,
-    }
-}
-
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 80 {
-        format!("{}…", text.chars().take(80).collect::<String>())
-    } else {
-        text
-    }
-}
-
-/// Problems in a schema itself: unknown keywords, unresolvable references, invalid
-/// type names, `required` names that are not among `properties`.
-fn lint_schema(root: &Value, schema: &Value, at: &str, problems: &mut Vec<String>) {
-    let Some(s) = schema.as_object() else {
-        if !schema.is_boolean() {
-            problems.push(format!("{at}: not a schema"));
-        }
-        return;
-    };
-    for k in s.keys() {
-        if !(CHECKED.contains(&k.as_str())
-            || NOT_CHECKED.contains(&k.as_str())
-            || k.starts_with("x-"))
-        {
-            problems.push(format!("{at}: unsupported keyword {k:?}"));
-        }
-    }
-    if let Some(r) = s.get("$ref")
-        && r.as_str()
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| root.pointer(p))
-            .is_none()
-    {
-        problems.push(format!("{at}: unresolvable $ref {r}"));
-    }
-    match s.get("type") {
-        None => {}
-        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
-        Some(Value::Array(ts))
-            if ts
-                .iter()
-                .all(|t| t.as_str().is_some_and(|t| TYPES.contains(&t))) => {}
-        Some(other) => problems.push(format!("{at}: bad type {other}")),
-    }
-    if let (Some(required), Some(props)) = (
-        s.get("required").and_then(Value::as_array),
-        s.get("properties").and_then(Value::as_object),
-    ) {
-        for r in required {
-            if !props.contains_key(r.as_str().unwrap_or_default()) {
-                problems.push(format!("{at}: required {r} is not among the properties"));
-            }
-        }
-    }
-    if let Some(props) = s.get("properties").and_then(Value::as_object) {
-        for (name, p) in props {
-            lint_schema(root, p, &format!("{at}.properties.{name}"), problems);
-        }
-    }
-    for k in ["items", "additionalProperties"] {
-        if let Some(sub) = s.get(k) {
-            lint_schema(root, sub, &format!("{at}.{k}"), problems);
-        }
-    }
-    for k in ["allOf", "anyOf", "oneOf"] {
-        for (i, sub) in s
-            .get(k)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            lint_schema(root, sub, &format!("{at}.{k}[{i}]"), problems);
         }
     }
 }
@@ -465,12 +172,21 @@ impl Doc {
             .unwrap_or_else(|| panic!("openapi.json has no components.schemas.{name}"))
     }
 
+    /// The values of a string enum: `enum`, or `oneOf` of `const`s (each with its
+    /// description).
     fn enum_values(&self, name: &str) -> Vec<String> {
-        self.schema(name)["enum"]
+        let s = self.schema(name);
+        if let Some(values) = s["enum"].as_array() {
+            return values
+                .iter()
+                .map(|v| v.as_str().expect("string enum value").to_string())
+                .collect();
+        }
+        s["oneOf"]
             .as_array()
             .unwrap_or_else(|| panic!("{name} has no enum"))
             .iter()
-            .map(|v| v.as_str().expect("string enum value").to_string())
+            .map(|v| v["const"].as_str().expect("string const").to_string())
             .collect()
     }
 
@@ -525,7 +241,7 @@ impl Doc {
         }
         let body: Value =
             serde_json::from_slice(bytes).map_err(|e| format!("body is not JSON ({e}): {text}"))?;
-        Validator::strict(&self.v)
+        Validator::new(&self.v)
             .validate(schema, &body)
             .map_err(|errors| {
                 format!(
@@ -716,12 +432,30 @@ fn document_and_catalogue_agree_operation_by_operation() {
         let public = d.get("security") == Some(&json!([]));
         assert_eq!(public, !op.auth, "{}: security", op.name);
         let request = ref_name(doc.request_schema(method, route));
-        assert_eq!(
-            request.as_deref(),
-            op.request,
-            "{}: request body schema",
-            op.name
-        );
+        if op.input == Input::Query {
+            // The query type's properties are the query parameters.
+            let query = doc.schema(op.request.expect("a query type"));
+            let props: BTreeSet<&str> = query["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let params: BTreeSet<&str> = doc
+                .parameters(method, route)
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(params, props, "{}: query parameters", op.name);
+        } else {
+            assert_eq!(
+                request.as_deref(),
+                op.request,
+                "{}: request body schema",
+                op.name
+            );
+        }
         assert_eq!(
             op.input == Input::Body,
             request.is_some(),
@@ -751,62 +485,54 @@ fn document_and_catalogue_agree_operation_by_operation() {
     }
 }
 
-#[test]
-fn every_schema_is_well_formed_and_checkable() {
-    let doc = Doc::load();
-    let mut problems = Vec::new();
-    for (name, s) in doc.v["components"]["schemas"].as_object().unwrap() {
-        lint_schema(
-            &doc.v,
-            s,
-            &format!("components.schemas.{name}"),
-            &mut problems,
+/// Compares a generated document with the checked-in file; `HEROA_BLESS=1`
+/// rewrites the file instead.
+fn check_generated(relative: &str, generated: &Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
+    let text = format!("{}\n", serde_json::to_string_pretty(generated).unwrap());
+    if std::env::var_os("HEROA_BLESS").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    if checked_in != text {
+        let line = checked_in
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(checked_in.lines().count().min(text.lines().count()));
+        panic!(
+            "{relative} differs from what the Rust types and the catalogue generate (first at line {}): \
+             run `HEROA_BLESS=1 cargo test -p heroa --test openapi generated` and commit the result",
+            line + 1
         );
     }
-    for (route, item) in doc.v["paths"].as_object().unwrap() {
-        for m in METHODS {
-            let Some(op) = item.get(*m) else { continue };
-            let method = m.to_uppercase();
-            for p in doc.parameters(&method, route) {
-                lint_schema(
-                    &doc.v,
-                    &p["schema"],
-                    &format!("{method} {route} parameter {}", p["name"]),
-                    &mut problems,
-                );
-            }
-            if let Some(s) = doc.request_schema(&method, route) {
-                lint_schema(
-                    &doc.v,
-                    s,
-                    &format!("{method} {route} request"),
-                    &mut problems,
-                );
-            }
-            for (code, r) in op["responses"].as_object().unwrap() {
-                for (media, m) in doc.deref(r)["content"].as_object().into_iter().flatten() {
-                    lint_schema(
-                        &doc.v,
-                        &m["schema"],
-                        &format!("{method} {route} {code} {media}"),
-                        &mut problems,
-                    );
-                }
-            }
+}
+
+#[test]
+fn the_documents_are_generated_from_the_types_and_the_catalogue() {
+    check_generated("openapi.json", &heroa_server::openapi::document());
+    check_generated(
+        "schemas/protocol.schema.json",
+        &heroa_server::openapi::protocol_schema(),
+    );
+}
+
+#[test]
+fn every_schema_is_valid_json_schema_and_every_reference_resolves() {
+    let doc = Doc::load();
+    let mut problems = Vec::new();
+    let meta = jsonschema::draft202012::meta::validator();
+    for (name, s) in doc.v["components"]["schemas"].as_object().unwrap() {
+        if let Err(e) = meta.validate(s) {
+            problems.push(format!("components.schemas.{name}: {e}"));
         }
     }
-    // The requests the server sends (webhooks).
-    for (name, item) in doc.v["webhooks"].as_object().into_iter().flatten() {
-        for m in METHODS {
-            if let Some(s) = item
-                .get(*m)
-                .and_then(|op| op.pointer("/requestBody/content/application~1json/schema"))
-            {
-                lint_schema(&doc.v, s, &format!("webhook {name}"), &mut problems);
-            }
-        }
-    }
-    // Every $ref anywhere in the document resolves.
     fn refs(root: &Value, v: &Value, problems: &mut Vec<String>) {
         match v {
             Value::Object(o) => {
@@ -822,12 +548,15 @@ fn every_schema_is_well_formed_and_checkable() {
         }
     }
     refs(&doc.v, &doc.v, &mut problems);
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/protocol.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema).unwrap()).unwrap();
+    refs(&schema, &schema, &mut problems);
     assert!(
         problems.is_empty(),
         "schema problems:\n  {}",
         problems.join("\n  ")
     );
-
+    // Every protocol type a host language needs has a schema.
     for name in [
         "Workspace",
         "Agent",
@@ -853,7 +582,6 @@ fn every_schema_is_well_formed_and_checkable() {
         "ResourceTier",
         "DeploymentStatus",
         "DeployPolicy",
-        "DeploySource",
         "DeployRequest",
         "Deployment",
         "DeploymentList",
@@ -885,8 +613,17 @@ fn every_schema_is_well_formed_and_checkable() {
         "Error",
         "ErrorPayload",
         "ErrorKind",
+        "RunEvent",
+        "Usd",
+        "ListQuery",
+        "AgentListQuery",
+        "ApprovalListQuery",
     ] {
         doc.schema(name);
+        assert!(
+            schema["$defs"].get(name).is_some(),
+            "protocol.schema.json lacks {name}"
+        );
     }
 }
 
@@ -972,11 +709,21 @@ fn enums_and_error_kinds_equal_the_code() {
     assert_eq!(doc.enum_values("TranslationRule"), rule_names);
 
     // Each kind's HTTP status, and the error responses narrowed per status.
-    let statuses = &doc.schema("ErrorKind")["x-http-status"];
+    let statuses: serde_json::Map<String, Value> = doc.schema("ErrorKind")["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["const"].as_str().unwrap().to_string(),
+                v["x-http-status"].clone(),
+            )
+        })
+        .collect();
     let mut by_status: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
     for k in ErrorKind::ALL {
         assert_eq!(
-            statuses[k.as_str()],
+            statuses[k.as_str()].clone(),
             json!(k.http_status()),
             "x-http-status of {}",
             k.as_str()
@@ -986,7 +733,7 @@ fn enums_and_error_kinds_equal_the_code() {
             .or_default()
             .insert(k.as_str().to_string());
     }
-    assert_eq!(statuses.as_object().unwrap().len(), ErrorKind::ALL.len());
+    assert_eq!(statuses.len(), ErrorKind::ALL.len());
     for (name, resp) in doc.v["components"]["responses"].as_object().unwrap() {
         let schema = doc.deref(resp.pointer("/content/application~1json/schema").unwrap());
         let narrowed: BTreeSet<String> = schema
@@ -1028,7 +775,7 @@ fn request_schemas_accept_and_reject_what_serde_does() {
     let turn = json!({"content": "hi", "tool_calls": [{"name": "heroa:echo", "arguments": {"x": 1}}], "usage": usage});
     let llm = json!({"provider": "offline", "model": "m1", "role": "chat", "base_url": "https://llm.example/v1",
                      "api_key_vault_key": "llm_key", "script": "turns.json", "turns": [turn],
-                     "prompt_usd_per_1k": 0.5, "completion_usd_per_1k": 1.5, "temperature": 0.2});
+                     "prompt_usd_per_1k": "0.5", "completion_usd_per_1k": "1.5", "temperature": 0.2});
     let tool = json!({"name": "heroa:echo", "description": "d", "max_calls": 2, "ttl_seconds": 30});
     let deploy_policy = json!({"egress": "allow-list", "allow_list": ["api.stripe.com"], "tools": ["heroa:echo"],
                                "secret_scopes": ["api_token"]});
@@ -1105,7 +852,7 @@ fn request_schemas_accept_and_reject_what_serde_does() {
             "DeployRequest",
             deserializes::<DeployRequest>,
             json!({"mode": "service", "region": "eu-west", "resource_tier": "large", "ttl": "24h", "policy": deploy_policy,
-                   "template": "noop", "source": {"repo": "https://git.example/app.git", "ref": "main", "command": ["npm", "start"]},
+                   "template": null, "source": {"repo": "https://git.example/app.git", "ref": "main", "command": ["npm", "start"]},
                    "name": "svc-1", "idempotency_key": "deploy-1", "parent_agent_id": ag, "public": true, "gpu": false,
                    "health_path": "/healthz"}),
         ),
@@ -1133,15 +880,23 @@ fn request_schemas_accept_and_reject_what_serde_does() {
             .and_then(Value::as_array)
             .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
             .unwrap_or_default();
+        // Whatever the document accepts, serde accepts. (The document may refuse
+        // more: it also says what the server's own checks refuse — values out of
+        // range, fields that exclude each other — which serde leaves to them.)
         let agree = |body: &Value, what: &str| {
             let serde = de(body);
             let schema_ok = validator.validate(schema, body);
-            assert_eq!(
-                serde.is_ok(),
-                schema_ok.is_ok(),
+            assert!(
+                schema_ok.is_err() || serde.is_ok(),
                 "{name} {what}: serde says {serde:?}, the document says {schema_ok:?}; body {body}"
             );
         };
+        assert!(de(&full).is_ok(), "{name}: the full example deserializes");
+        assert_eq!(
+            validator.validate(schema, &full),
+            Ok(()),
+            "{name}: the document accepts the full example {full}"
+        );
         agree(&full, "with every field");
         let mut unknown = full.clone();
         unknown["zz_unknown"] = json!(1);
@@ -1192,7 +947,7 @@ fn serializes<T: DeserializeOwned + Serialize>(v: &Value) -> Value {
 #[test]
 fn response_schemas_require_exactly_what_the_types_serialize() {
     let doc = Doc::load();
-    let strict = Validator::strict(&doc.v);
+    let strict = Validator::new(&doc.v);
     let ts = "2026-04-25T12:00:00Z";
     let id = |p: &str| format!("{p}_{}", "0".repeat(26));
     let hash = "0".repeat(64);
@@ -1227,7 +982,7 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
             json!({"id": id("ag"), "name": "a", "description": "d", "runtime": "r1", "region": "eu-west", "promotion": "L3_autonomous",
                    "template": "llm", "approval_window_seconds": 3600,
                    "llm_configs": [{"provider": "offline", "model": "m1", "role": "chat", "base_url": "https://llm.example/v1",
-                                    "api_key_vault_key": "k", "script": "s.json", "prompt_usd_per_1k": 0.5, "completion_usd_per_1k": 1.5,
+                                    "api_key_vault_key": "k", "script": "s.json", "prompt_usd_per_1k": "0.5", "completion_usd_per_1k": "1.5",
                                     "temperature": 0.2, "turns": [{"content": "c", "tool_calls": [{"name": "heroa:echo", "arguments": {}}],
                                                                    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
                                                                   {"content": "done"}]}],
@@ -1289,7 +1044,7 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
         (
             "SkillInfo",
             serializes::<SkillInfo>,
-            json!({"name": "s", "kind": "write", "external": true, "cost_usd": 0.25, "description": null}),
+            json!({"name": "s", "kind": "write", "external": true, "cost_usd": "0.25", "description": null}),
         ),
         (
             "TemplateInfo",
@@ -1311,14 +1066,14 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
         (
             "Run",
             serializes::<Run>,
-            json!({"id": id("run"), "agent_id": id("ag"), "status": "queued", "input": {}, "output": null, "error": null, "cost_usd": 0.0,
+            json!({"id": id("run"), "agent_id": id("ag"), "status": "queued", "input": {}, "output": null, "error": null, "cost_usd": "0.0",
                    "promotion": "L2_approve", "template": "sequence", "actions_executed": 0, "actions_blocked": 0, "actions_shadowed": 0, "actions_skipped": 0,
                    "audit_url": "heroa://embedded/v1/runs/x/audit", "created_at": ts, "started_at": null, "finished_at": null}),
         ),
         (
             "Run",
             serializes::<Run>,
-            json!({"id": id("run"), "agent_id": id("ag"), "status": "failed", "input": [1], "output": "x", "error": "boom", "cost_usd": 1.5,
+            json!({"id": id("run"), "agent_id": id("ag"), "status": "failed", "input": [1], "output": "x", "error": "boom", "cost_usd": "1.5",
                    "promotion": "L3_autonomous", "template": "llm", "actions_executed": 1, "actions_blocked": 2, "actions_shadowed": 3, "actions_skipped": 4,
                    "audit_url": "u", "created_at": ts, "started_at": ts, "finished_at": ts}),
         ),
@@ -1419,122 +1174,6 @@ fn response_schemas_require_exactly_what_the_types_serialize() {
         doc.schema("ErrorPayload")["required"],
         json!(["kind", "message"])
     );
-}
-
-// ---------------------------------------------------------------------------------
-// The validator itself.
-// ---------------------------------------------------------------------------------
-
-#[test]
-fn validator_rejects_what_it_must() {
-    let root = json!({"components": {"schemas": {
-        "Color": {"type": "string", "enum": ["red", "green"]},
-        "Thing": {
-            "type": "object",
-            "required": ["id", "count", "color", "note"],
-            "properties": {
-                "id": {"type": "string"},
-                "count": {"type": "integer", "minimum": 0},
-                "color": {"$ref": "#/components/schemas/Color"},
-                "note": {"type": ["string", "null"]},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "alt": {"anyOf": [{"$ref": "#/components/schemas/Color"}, {"type": "null"}]},
-                "pick": {"oneOf": [{"type": "string"}, {"type": "integer"}]}
-            },
-            "additionalProperties": false
-        },
-        "Open": {"type": "object", "properties": {"a": {"type": "string"}}},
-        "Narrow": {"allOf": [{"$ref": "#/components/schemas/Thing"}, {"properties": {"color": {"const": "red"}}}]}
-    }}});
-    let v = Validator::new(&root);
-    let thing = &root["components"]["schemas"]["Thing"];
-    let good = json!({"id": "t1", "count": 2, "color": "red", "note": null, "tags": ["a"], "alt": null, "pick": 3});
-    v.validate(thing, &good).unwrap();
-    v.validate(&json!({"$ref": "#/components/schemas/Thing"}), &good)
-        .unwrap();
-
-    let rejects = |value: Value, expect: &str| {
-        let errors = v
-            .validate(thing, &value)
-            .expect_err(&format!("accepted {value}"));
-        assert!(
-            errors.iter().any(|e| e.contains(expect)),
-            "{errors:?} should mention {expect:?}"
-        );
-    };
-    // A missing required field.
-    let mut missing = good.clone();
-    missing.as_object_mut().unwrap().remove("count");
-    rejects(missing, "missing required property \"count\"");
-    // `null` is a value, not an absence: a required nullable field must be present.
-    let mut no_note = good.clone();
-    no_note.as_object_mut().unwrap().remove("note");
-    rejects(no_note, "missing required property \"note\"");
-    // Wrong types.
-    rejects(
-        json!({"id": 1, "count": 2, "color": "red", "note": null}),
-        "$.id: expected type",
-    );
-    rejects(
-        json!({"id": "t", "count": 2.5, "color": "red", "note": null}),
-        "$.count: expected type",
-    );
-    rejects(
-        json!({"id": "t", "count": 2, "color": "red", "note": 5}),
-        "$.note: expected type",
-    );
-    rejects(
-        json!({"id": "t", "count": 2, "color": "red", "note": null, "tags": [1]}),
-        "$.tags[0]: expected type",
-    );
-    rejects(json!([]), "$: expected type");
-    rejects(
-        json!({"id": "t", "count": -1, "color": "red", "note": null}),
-        "below the minimum",
-    );
-    // An undeclared property where additionalProperties is false.
-    let mut extra = good.clone();
-    extra["surprise"] = json!(true);
-    rejects(extra, "undeclared property \"surprise\"");
-    // Out-of-enum values, directly and through $ref / anyOf.
-    rejects(
-        json!({"id": "t", "count": 2, "color": "blue", "note": null}),
-        "\"blue\" is not one of",
-    );
-    rejects(
-        json!({"id": "t", "count": 2, "color": "red", "note": null, "alt": "blue"}),
-        "matches none of anyOf",
-    );
-    rejects(
-        json!({"id": "t", "count": 2, "color": "red", "note": null, "pick": true}),
-        "matches 0 of oneOf",
-    );
-    // allOf narrowing.
-    let narrow = &root["components"]["schemas"]["Narrow"];
-    v.validate(narrow, &good).unwrap();
-    let mut green = good.clone();
-    green["color"] = json!("green");
-    assert!(v.validate(narrow, &green).is_err());
-    // Open objects take extra properties, unless the validator is strict.
-    let open = &root["components"]["schemas"]["Open"];
-    v.validate(open, &json!({"a": "x", "b": 1})).unwrap();
-    let errors = Validator::strict(&root)
-        .validate(open, &json!({"a": "x", "b": 1}))
-        .unwrap_err();
-    assert!(errors[0].contains("\"b\" is not declared"), "{errors:?}");
-    // Unknown keywords and dangling references are errors, not silently ignored.
-    assert!(
-        v.validate(&json!({"type": "string", "minItems": 1}), &json!("x"))
-            .is_err()
-    );
-    assert!(
-        v.validate(&json!({"$ref": "#/components/schemas/Nope"}), &json!("x"))
-            .is_err()
-    );
-    // Integers: JSON numbers without a fractional part.
-    v.validate(&json!({"type": "integer"}), &json!(3.0))
-        .unwrap();
-    v.validate(&json!({"type": "number"}), &json!(3)).unwrap();
 }
 
 // ---------------------------------------------------------------------------------
@@ -1884,10 +1523,25 @@ fn str_of(v: &Value) -> &str {
 }
 
 /// The events of an event-stream answer (`check_answer` gives its text as a string).
-fn sse_events(body: &Value) -> Vec<heroa::sse::Event> {
+/// The events of a stream, each checked against the stream's event schema (`item`,
+/// the operation's `x-itemSchema`).
+fn sse_events(doc: &Doc, item: &str, body: &Value) -> Vec<heroa::sse::Event> {
     let mut decoder = heroa::sse::Decoder::new();
     let events = decoder.feed(str_of(body).as_bytes());
     assert!(!decoder.has_pending(), "the stream ends inside an event");
+    let schema = json!({"$ref": format!("#/components/schemas/{item}")});
+    for e in &events {
+        let mut object = json!({
+            "event": e.event,
+            "data": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::String(e.data.clone())),
+        });
+        if let Ok(id) = e.id.parse::<u64>() {
+            object["id"] = json!(id);
+        }
+        if let Err(errors) = Validator::new(&doc.v).validate(&schema, &object) {
+            panic!("stream event {object} is not a {item}: {errors:?}");
+        }
+    }
     events
 }
 
@@ -1946,7 +1600,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         Skill::new("test:record", SkillKind::Write, |call| async move {
             Ok(json!({"recorded": call.args}))
         })
-        .cost_usd(0.25)
+        .cost_usd(Usd::cents(25))
         .description("Records its arguments (a write)."),
     )
     .unwrap();
@@ -2124,7 +1778,8 @@ async fn a_real_flow_answers_what_the_document_declares() {
     api.send(
         Req::new("PATCH", "/v1/agents/{agent_id}")
             .id(&agent_id)
-            .json(json!({"webhook": {"url": "ftp://example.com/hook", "signing_secret": signing_secret}})),
+            .json(json!({"webhook": {"url": "ftp://example.com/hook", "signing_secret": signing_secret}}))
+            .invalid(),
     )
     .await
     .expect_error(400, "invalid_argument", Some("webhook.url"));
@@ -2197,7 +1852,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         )
         .await
         .expect_error(400, "invalid_argument", Some("document"));
-    Validator::strict(&doc.v)
+    Validator::new(&doc.v)
         .validate(
             doc.schema("PolicyErrorDetails"),
             &invalid["error"]["details"],
@@ -2308,7 +1963,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         .send(Req::new("GET", "/v1/runs/{run_id}/events").id(&run_id))
         .await
         .expect(200);
-    let streamed = sse_events(&stream);
+    let streamed = sse_events(&doc, "RunStreamEvent", &stream);
     assert_eq!(streamed.len(), events.len() + 1, "{stream}");
     for (e, audit) in streamed.iter().zip(events) {
         assert_eq!(
@@ -2317,7 +1972,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
             "{stream}"
         );
         let data: Value = serde_json::from_str(&e.data).unwrap();
-        Validator::strict(&doc.v)
+        Validator::new(&doc.v)
             .validate(doc.schema("AuditEvent"), &data)
             .unwrap_or_else(|err| panic!("{err:?}: {data}"));
         assert_eq!(&data, audit);
@@ -2335,7 +1990,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         )
         .await
         .expect(200);
-    let resumed: Vec<(String, String)> = sse_events(&resumed)
+    let resumed: Vec<(String, String)> = sse_events(&doc, "RunStreamEvent", &resumed)
         .into_iter()
         .map(|e| (e.id, e.event))
         .collect();
@@ -2358,7 +2013,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
     // listed; a redelivery sends it again with the same `webhook-id`.
     let (headers, body) = received(&mut hooks, None).await;
     let payload: Value = serde_json::from_slice(&body).unwrap();
-    Validator::strict(&doc.v)
+    Validator::new(&doc.v)
         .validate(doc.schema("RunCompletedWebhook"), &payload)
         .unwrap_or_else(|e| panic!("webhook body: {e:?}\n{payload:#}"));
     assert_eq!(payload["run"], done);
@@ -2454,7 +2109,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         .expect("Heroa-Run-Id")
         .to_string();
     let stream = answer.expect(200);
-    let streamed = sse_events(&stream);
+    let streamed = sse_events(&doc, "HerokuStreamEvent", &stream);
     let (last, messages) = streamed.split_last().unwrap();
     assert_eq!(
         (last.event.as_str(), last.data.as_str()),
@@ -2465,7 +2120,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         .map(|e| {
             assert_eq!(e.event, "message", "{stream}");
             let c: Value = serde_json::from_str(&e.data).unwrap();
-            Validator::strict(&doc.v)
+            Validator::new(&doc.v)
                 .validate(doc.schema("Completion"), &c)
                 .unwrap_or_else(|err| panic!("{err:?}: {c:#}"));
             c
@@ -2564,7 +2219,7 @@ async fn a_real_flow_answers_what_the_document_declares() {
         )
         .await
         .expect(200);
-    assert_eq!(notified["cost_usd"], json!(0.25), "{notified:#}");
+    assert_eq!(notified["cost_usd"], json!("0.25"), "{notified:#}");
     let inbox = api.get("/v1/inbox", None).await;
     assert!(
         inbox["items"]
@@ -2814,22 +2469,32 @@ async fn a_real_flow_answers_what_the_document_declares() {
     )
     .await
     .expect_error(400, "invalid_argument", Some("mode"));
-    api.send(Req::new("POST", "/v1/deployments").json(json!({"mode": "app", "template": "noop"})))
-        .await
-        .expect_error(400, "invalid_argument", Some("template"));
-    api.send(Req::new("POST", "/v1/deployments").json(json!({"mode": "agent"})))
-        .await
-        .expect_error(400, "invalid_argument", Some("template"));
     api.send(
         Req::new("POST", "/v1/deployments")
-            .json(json!({"mode": "agent", "template": "noop", "ttl": "soon"})),
+            .json(json!({"mode": "app", "template": "noop"}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("template"));
+    api.send(
+        Req::new("POST", "/v1/deployments")
+            .json(json!({"mode": "agent"}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("template"));
+    api.send(
+        Req::new("POST", "/v1/deployments")
+            .json(json!({"mode": "agent", "template": "noop", "ttl": "soon"}))
+            .invalid(),
     )
     .await
     .expect_error(400, "invalid_argument", Some("ttl"));
     api.send(
         Req::new("POST", "/v1/deployments/{deployment_id}/extend")
             .id(&dep_id)
-            .json(json!({"ttl": "0h"})),
+            .json(json!({"ttl": "0h"}))
+            .invalid(),
     )
     .await
     .expect_error(400, "invalid_argument", Some("ttl"));

@@ -109,7 +109,7 @@ def main() -> None:
     print(f"        audit_url {result.audit_url}")  # link to the immutable audit record
     verified = client.runs.verify_audit(result.id)
     print(f"        audit chain: {verified.events} events, valid = {verified.valid}")
-    inbox = client.workspace.inbox()
+    inbox = client.workspace.inbox().items
     if inbox:
         print(f"        inbox: {inbox[-1].message}")
 

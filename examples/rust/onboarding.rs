@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use heroa::protocol::{PromotionLevel, RegisterAgent, SkillKind, VaultPut};
+use heroa::protocol::{PromotionLevel, RegisterAgent, SkillKind, Usd, VaultPut};
 use heroa::{Client, RunContext, Skill, Template};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ fn register_host_code(client: &Client) -> heroa::Result<()> {
             Ok(json!({"list_id": list, "contacts": ["c-101", "c-102", "c-103"]}))
         })
         .external(true)
-        .cost_usd(0.02),
+        .cost_usd(Usd::cents(2)),
     )?;
     rt.register_skill(
         Skill::new("hubspot:contact:enrich", SkillKind::Write, |call| async move {
@@ -39,14 +39,14 @@ fn register_host_code(client: &Client) -> heroa::Result<()> {
             Ok(json!({"contact": call.args["contact"], "employees": 420, "industry": "logistics"}))
         })
         .external(true)
-        .cost_usd(0.05),
+        .cost_usd(Usd::cents(5)),
     )?;
     rt.register_skill(
         Skill::new("slack:post", SkillKind::Write, |_| async move {
             Ok(json!({"ok": true}))
         })
         .external(true)
-        .cost_usd(0.01),
+        .cost_usd(Usd::cents(1)),
     )?;
     // The agent's run loop.
     rt.register_template(Template::new(

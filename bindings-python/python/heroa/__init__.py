@@ -51,6 +51,7 @@ from .errors import (
     WebhookVerificationError,
 )
 from .errors import TimeoutError as TimeoutError  # noqa: A004
+from .pagination import AsyncPage, AsyncPaginator, SyncPage
 from .policy import Decision, PolicyEngine
 from .types import (
     PROMOTION_LEVELS,
@@ -70,6 +71,7 @@ from .types import (
     DEPLOY_MODES,
     RESOURCE_TIERS,
     InboxItem,
+    Money,
     Policy,
     Run,
     RunEvent,
@@ -141,6 +143,10 @@ __all__ = [
     "DeliveryAttempt",
     "Deployment",
     "DeployPolicy",
+    "Money",
+    "SyncPage",
+    "AsyncPage",
+    "AsyncPaginator",
     "deploy",
     "default_client",
     "verify_audit_chain",

@@ -31,7 +31,7 @@ from ._resources import (
     Workspaces,
 )
 from .errors import FailedPreconditionError, InvalidArgumentError
-from .types import Deployment, Workspace
+from .types import Deployment, Money, Workspace, usd_text
 
 __all__ = ["Client", "AsyncClient", "Runtime", "Server"]
 
@@ -133,7 +133,7 @@ class Runtime:
         self,
         name: str,
         kind: str = "read",
-        cost_usd: float = 0.0,
+        cost_usd: Money = 0,
         external: bool = False,
         handler: Optional[SkillHandler] = None,
         *,
@@ -152,7 +152,7 @@ class Runtime:
             raise TypeError("register_skill() needs handler=…")
         adapter, is_async = skill_adapter(handler)
         self._native.register_skill(
-            name, kind, float(cost_usd), bool(external), description, adapter, is_async
+            name, kind, usd_text(cost_usd), bool(external), description, adapter, is_async
         )
 
     def skill(
@@ -160,7 +160,7 @@ class Runtime:
         name: str,
         *,
         kind: str = "read",
-        cost_usd: float = 0.0,
+        cost_usd: Money = 0,
         external: bool = False,
         description: Optional[str] = None,
     ) -> Callable[[F], F]:
@@ -308,7 +308,7 @@ class _ClientBase:
         self,
         name: str,
         kind: str = "read",
-        cost_usd: float = 0.0,
+        cost_usd: Money = 0,
         external: bool = False,
         handler: Optional[SkillHandler] = None,
         *,
@@ -325,7 +325,7 @@ class _ClientBase:
         name: str,
         *,
         kind: str = "read",
-        cost_usd: float = 0.0,
+        cost_usd: Money = 0,
         external: bool = False,
         description: Optional[str] = None,
     ) -> Callable[[F], F]:

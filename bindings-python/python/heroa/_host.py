@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import threading
+from decimal import Decimal
 from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Tuple, Union
 
 from . import _native
@@ -91,9 +92,9 @@ class _ContextBase:
         return self._native.cancelled
 
     @property
-    def cost_usd(self) -> float:
+    def cost_usd(self) -> Decimal:
         """Spend so far in USD."""
-        return self._native.cost_usd
+        return Decimal(self._native.cost_usd)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(run_id={self.run_id!r}, input={self.input!r})"
@@ -191,7 +192,15 @@ def start(
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value)
+    return json.dumps(value, default=_exact)
+
+
+def _exact(value: Any) -> Any:
+    """A :class:`decimal.Decimal` in a host result (``ctx.cost_usd``, say) travels as
+    its exact text."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _finish(result: Any) -> Any:

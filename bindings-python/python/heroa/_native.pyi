@@ -110,7 +110,7 @@ class Runtime:
         self,
         name: str,
         kind: str,
-        cost_usd: float,
+        cost_usd: str,
         external: bool,
         description: Optional[str],
         handler: Callable[[SkillCall], Any],
@@ -149,7 +149,7 @@ class RunContext:
     @property
     def agent_id(self) -> str: ...
     @property
-    def cost_usd(self) -> float: ...
+    def cost_usd(self) -> str: ...
     def call(self, skill: str, args: str) -> str: ...
     def call_async(self, skill: str, args: str) -> Awaitable[str]: ...
 

@@ -9,8 +9,10 @@ errors on both transports); arguments cross to Rust as JSON.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import (
     Any,
+    Dict,
     Literal,
     AsyncIterator,
     Iterator,
@@ -25,6 +27,7 @@ from typing import (
 
 from . import _native
 from .errors import InvalidArgumentError
+from .pagination import AsyncPage, AsyncPaginator, SyncPage
 from .policy import PolicyEngine, compile as _compile
 from .types import (
     Agent,
@@ -43,6 +46,7 @@ from .types import (
     TemplateInfo,
     VaultEntry,
     Workspace,
+    usd_text,
 )
 
 M = TypeVar("M", bound=Model)
@@ -52,12 +56,39 @@ DEFAULT_WAIT = 300.0
 
 
 def _args(**kw: Any) -> str:
-    return json.dumps({k: v for k, v in kw.items() if v is not None})
+    return json.dumps({k: v for k, v in kw.items() if v is not None}, default=_money)
+
+
+def _money(value: Any) -> str:
+    """JSON for a :class:`decimal.Decimal` anywhere in a request: its exact text."""
+    if isinstance(value, Decimal):
+        return usd_text(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_PRICES = ("prompt_usd_per_1k", "completion_usd_per_1k")
+
+
+def _llm_configs(configs: Optional[Sequence[Mapping[str, Any]]]) -> Optional[List[Dict[str, Any]]]:
+    """The configs with their prices as the decimal strings the protocol carries."""
+    if configs is None:
+        return None
+    out = []
+    for i, c in enumerate(configs):
+        c = dict(c)
+        for key in _PRICES:
+            if c.get(key) is not None:
+                c[key] = usd_text(c[key], f"llm_configs[{i}].{key}")
+        out.append(c)
+    return out
 
 
 def _one(cls: Type[M], text: str) -> M:
     return cls(json.loads(text))
 
+
+#: The largest page a list answers.
+_MAX_PAGE = 1000
 
 def _many(cls: Type[M], text: str) -> List[M]:
     data = json.loads(text)
@@ -81,6 +112,31 @@ class _Sync:
     def _call(self, op: str, args: str) -> str:
         return self._n.call(op, args)
 
+    def _list(
+        self, cls: Type[M], op: str, limit: Optional[int], cursor: Optional[str], **filters: Any
+    ) -> SyncPage[M]:
+        """The page of list ``op`` at ``cursor``; it fetches the pages after it."""
+
+        def fetch(at: Optional[str]) -> SyncPage[M]:
+            data = json.loads(self._call(op, _args(**filters, limit=limit, cursor=at)))
+            return SyncPage([cls(x) for x in data["items"]], data.get("next_cursor"), fetch)
+
+        return fetch(cursor)
+
+    def _audit_page(self, run_id: str, limit: Optional[int], cursor: Optional[str]) -> AuditRecord:
+        return _one(AuditRecord, self._call("runs.audit", _args(run_id=run_id, limit=limit, cursor=cursor)))
+
+    def _audit(self, run_id: str) -> AuditRecord:
+        """The whole audit record, page by page."""
+        data = json.loads(self._call("runs.audit", _args(run_id=run_id, limit=_MAX_PAGE)))
+        while data.get("next_cursor"):
+            more = json.loads(
+                self._call("runs.audit", _args(run_id=run_id, limit=_MAX_PAGE, cursor=data["next_cursor"]))
+            )
+            data["events"].extend(more["events"])
+            data["next_cursor"] = more.get("next_cursor")
+        return AuditRecord(data)
+
 
 class _Async:
     __slots__ = ("_n",)
@@ -91,6 +147,33 @@ class _Async:
     async def _call(self, op: str, args: str) -> str:
         out: str = await self._n.call_async(op, args)
         return out
+
+    def _list(
+        self, cls: Type[M], op: str, limit: Optional[int], cursor: Optional[str], **filters: Any
+    ) -> AsyncPaginator[M]:
+        """List ``op`` from ``cursor``: await it for that page, or iterate every item."""
+
+        async def fetch(at: Optional[str]) -> AsyncPage[M]:
+            data = json.loads(await self._call(op, _args(**filters, limit=limit, cursor=at)))
+            return AsyncPage([cls(x) for x in data["items"]], data.get("next_cursor"), fetch)
+
+        return AsyncPaginator(fetch, cursor)
+
+    async def _audit_page(self, run_id: str, limit: Optional[int], cursor: Optional[str]) -> AuditRecord:
+        return _one(AuditRecord, await self._call("runs.audit", _args(run_id=run_id, limit=limit, cursor=cursor)))
+
+    async def _audit(self, run_id: str) -> AuditRecord:
+        """The whole audit record, page by page."""
+        data = json.loads(await self._call("runs.audit", _args(run_id=run_id, limit=_MAX_PAGE)))
+        while data.get("next_cursor"):
+            more = json.loads(
+                await self._call(
+                    "runs.audit", _args(run_id=run_id, limit=_MAX_PAGE, cursor=data["next_cursor"])
+                )
+            )
+            data["events"].extend(more["events"])
+            data["next_cursor"] = more.get("next_cursor")
+        return AuditRecord(data)
 
 
 def _register_args(
@@ -112,7 +195,7 @@ def _register_args(
         runtime=runtime,
         template=template,
         approval_window=approval_window,
-        llm_configs=None if llm_configs is None else [dict(c) for c in llm_configs],
+        llm_configs=_llm_configs(llm_configs),
         system_prompt=system_prompt,
         tools=None if tools is None else [dict(t) for t in tools],
         max_steps=max_steps,
@@ -142,7 +225,7 @@ def _update_args(
         schedule=schedule,
         webhook=None if webhook is None else dict(webhook),
         remove_webhook=True if remove_webhook else None,
-        llm_configs=None if llm_configs is None else [dict(c) for c in llm_configs],
+        llm_configs=_llm_configs(llm_configs),
         system_prompt=system_prompt,
         tools=None if tools is None else [dict(t) for t in tools],
         max_steps=max_steps,
@@ -194,9 +277,9 @@ class Deployments(_Sync):
 
     __slots__ = ()
 
-    def list(self) -> List[Deployment]:
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Deployment]:
         """Deployments of the workspace, oldest first."""
-        return _many(Deployment, self._call("deployments.list", "{}"))
+        return self._list(Deployment, "deployments.list", limit, cursor)
 
     def get(self, deployment_id: str) -> Deployment:
         """One deployment (``dep_…``)."""
@@ -252,9 +335,9 @@ class Agents(_Sync):
         """Reads an agent."""
         return _one(Agent, self._call("agents.get", _args(agent_id=agent_id)))
 
-    def list(self) -> List[Agent]:
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Agent]:
         """Every agent of the workspace."""
-        return _many(Agent, self._call("agents.list", "{}"))
+        return self._list(Agent, "agents.list", limit, cursor)
 
     def update(
         self,
@@ -328,9 +411,9 @@ class Vault(_Sync):
             ),
         )
 
-    def list(self, agent_id: Optional[str] = None) -> List[VaultEntry]:
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[VaultEntry]:
         """Entries (metadata), optionally of one agent."""
-        return _many(VaultEntry, self._call("vault.list", _args(agent_id=agent_id)))
+        return self._list(VaultEntry, "vault.list", limit, cursor, agent_id=agent_id)
 
     def get(self, vault_id: str) -> VaultEntry:
         """One entry's metadata."""
@@ -356,9 +439,9 @@ class Policies(_Sync):
         diagnostics in ``details`` and stores nothing."""
         return _one(Policy, self._call("policies.create", _args(agent_id=agent_id, document=document)))
 
-    def list(self, agent_id: Optional[str] = None) -> List[Policy]:
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Policy]:
         """Versions, oldest first, optionally of one agent."""
-        return _many(Policy, self._call("policies.list", _args(agent_id=agent_id)))
+        return self._list(Policy, "policies.list", limit, cursor, agent_id=agent_id)
 
     def get(self, policy_id: str) -> Policy:
         """One version."""
@@ -415,9 +498,9 @@ class Runs(_Sync):
         """Reads a run."""
         return _one(Run, self._call("runs.get", _args(run_id=run_id)))
 
-    def list(self, agent_id: Optional[str] = None) -> List[Run]:
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Run]:
         """Runs, optionally of one agent."""
-        return _many(Run, self._call("runs.list", _args(agent_id=agent_id)))
+        return self._list(Run, "runs.list", limit, cursor, agent_id=agent_id)
 
     def wait(self, run_id: str, timeout: float = DEFAULT_WAIT) -> Run:
         """Waits until the run ends and returns it; ``heroa.TimeoutError`` after
@@ -429,8 +512,16 @@ class Runs(_Sync):
         return _one(Run, self._call("runs.cancel", _args(run_id=run_id)))
 
     def audit(self, run_id: str) -> AuditRecord:
-        """The run's immutable, hash-chained audit record (what ``audit_url`` serves)."""
-        return _one(AuditRecord, self._call("runs.audit", _args(run_id=run_id)))
+        """The run's immutable, hash-chained audit record (what ``audit_url`` serves),
+        every event of it."""
+        return self._audit(run_id)
+
+    def audit_page(
+        self, run_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None
+    ) -> AuditRecord:
+        """One page of the audit record: at most ``limit`` events (default 100) after
+        ``cursor`` (a page's ``next_cursor``), with the whole chain's ``head_hash``."""
+        return self._audit_page(run_id, limit, cursor)
 
     def verify_audit(self, run_id: str) -> AuditVerification:
         """Recomputes every hash and link of the audit chain here."""
@@ -447,10 +538,10 @@ class Approvals(_Sync):
 
     __slots__ = ()
 
-    def list(self, status: Optional[str] = None) -> List[Approval]:
+    def list(self, status: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Approval]:
         """Approvals, optionally with one status (``pending``, ``approved``,
         ``denied``, ``expired``, ``cancelled``)."""
-        return _many(Approval, self._call("approvals.list", _args(status=status)))
+        return self._list(Approval, "approvals.list", limit, cursor, status=status)
 
     def get(self, approval_id: str) -> Approval:
         """One approval."""
@@ -471,9 +562,9 @@ class WebhookDeliveries(_Sync):
 
     __slots__ = ()
 
-    def deliveries(self, agent_id: Optional[str] = None) -> List[Delivery]:
+    def deliveries(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Delivery]:
         """Deliveries, optionally of one agent, oldest first."""
-        return _many(Delivery, self._call("webhooks.deliveries", _args(agent_id=agent_id)))
+        return self._list(Delivery, "webhooks.deliveries", limit, cursor, agent_id=agent_id)
 
     def delivery(self, delivery_id: str) -> Delivery:
         """One delivery with its attempts."""
@@ -497,9 +588,9 @@ class Workspaces(_Sync):
         """Records SOC 2 report acceptance (Enterprise tier; needed for L4)."""
         return _one(Workspace, self._call("workspace.accept_soc2", "{}"))
 
-    def inbox(self) -> List[InboxItem]:
+    def inbox(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[InboxItem]:
         """The inbox (L1 notify notifications), oldest first."""
-        return _many(InboxItem, self._call("workspace.inbox", "{}"))
+        return self._list(InboxItem, "workspace.inbox", limit, cursor)
 
     def skills(self) -> List[SkillInfo]:
         """Skills registered with the control plane."""
@@ -518,8 +609,8 @@ class AsyncDeployments(_Async):
 
     __slots__ = ()
 
-    async def list(self) -> List[Deployment]:
-        return _many(Deployment, await self._call("deployments.list", "{}"))
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Deployment]:
+        return self._list(Deployment, "deployments.list", limit, cursor)
 
     async def get(self, deployment_id: str) -> Deployment:
         return _one(
@@ -572,8 +663,8 @@ class AsyncAgents(_Async):
     async def get(self, agent_id: str) -> Agent:
         return _one(Agent, await self._call("agents.get", _args(agent_id=agent_id)))
 
-    async def list(self) -> List[Agent]:
-        return _many(Agent, await self._call("agents.list", "{}"))
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Agent]:
+        return self._list(Agent, "agents.list", limit, cursor)
 
     async def update(
         self,
@@ -638,8 +729,8 @@ class AsyncVault(_Async):
             ),
         )
 
-    async def list(self, agent_id: Optional[str] = None) -> List[VaultEntry]:
-        return _many(VaultEntry, await self._call("vault.list", _args(agent_id=agent_id)))
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[VaultEntry]:
+        return self._list(VaultEntry, "vault.list", limit, cursor, agent_id=agent_id)
 
     async def get(self, vault_id: str) -> VaultEntry:
         return _one(VaultEntry, await self._call("vault.get", _args(vault_id=vault_id)))
@@ -661,8 +752,8 @@ class AsyncPolicies(_Async):
             Policy, await self._call("policies.create", _args(agent_id=agent_id, document=document))
         )
 
-    async def list(self, agent_id: Optional[str] = None) -> List[Policy]:
-        return _many(Policy, await self._call("policies.list", _args(agent_id=agent_id)))
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Policy]:
+        return self._list(Policy, "policies.list", limit, cursor, agent_id=agent_id)
 
     async def get(self, policy_id: str) -> Policy:
         return _one(Policy, await self._call("policies.get", _args(policy_id=policy_id)))
@@ -711,8 +802,8 @@ class AsyncRuns(_Async):
     async def get(self, run_id: str) -> Run:
         return _one(Run, await self._call("runs.get", _args(run_id=run_id)))
 
-    async def list(self, agent_id: Optional[str] = None) -> List[Run]:
-        return _many(Run, await self._call("runs.list", _args(agent_id=agent_id)))
+    def list(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Run]:
+        return self._list(Run, "runs.list", limit, cursor, agent_id=agent_id)
 
     async def wait(self, run_id: str, timeout: float = DEFAULT_WAIT) -> Run:
         """See :meth:`Runs.wait`; cancelling the awaiting task cancels the wait."""
@@ -722,7 +813,12 @@ class AsyncRuns(_Async):
         return _one(Run, await self._call("runs.cancel", _args(run_id=run_id)))
 
     async def audit(self, run_id: str) -> AuditRecord:
-        return _one(AuditRecord, await self._call("runs.audit", _args(run_id=run_id)))
+        return await self._audit(run_id)
+
+    async def audit_page(
+        self, run_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None
+    ) -> AuditRecord:
+        return await self._audit_page(run_id, limit, cursor)
 
     async def verify_audit(self, run_id: str) -> AuditVerification:
         return _one(AuditVerification, await self._call("runs.verify_audit", _args(run_id=run_id)))
@@ -737,8 +833,8 @@ class AsyncApprovals(_Async):
 
     __slots__ = ()
 
-    async def list(self, status: Optional[str] = None) -> List[Approval]:
-        return _many(Approval, await self._call("approvals.list", _args(status=status)))
+    def list(self, status: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Approval]:
+        return self._list(Approval, "approvals.list", limit, cursor, status=status)
 
     async def get(self, approval_id: str) -> Approval:
         return _one(Approval, await self._call("approvals.get", _args(approval_id=approval_id)))
@@ -759,8 +855,8 @@ class AsyncWebhookDeliveries(_Async):
 
     __slots__ = ()
 
-    async def deliveries(self, agent_id: Optional[str] = None) -> List[Delivery]:
-        return _many(Delivery, await self._call("webhooks.deliveries", _args(agent_id=agent_id)))
+    def deliveries(self, agent_id: Optional[str] = None, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Delivery]:
+        return self._list(Delivery, "webhooks.deliveries", limit, cursor, agent_id=agent_id)
 
     async def delivery(self, delivery_id: str) -> Delivery:
         return _one(Delivery, await self._call("webhooks.delivery", _args(delivery_id=delivery_id)))
@@ -780,8 +876,8 @@ class AsyncWorkspaces(_Async):
     async def accept_soc2(self) -> Workspace:
         return _one(Workspace, await self._call("workspace.accept_soc2", "{}"))
 
-    async def inbox(self) -> List[InboxItem]:
-        return _many(InboxItem, await self._call("workspace.inbox", "{}"))
+    def inbox(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[InboxItem]:
+        return self._list(InboxItem, "workspace.inbox", limit, cursor)
 
     async def skills(self) -> List[SkillInfo]:
         return _many(SkillInfo, await self._call("workspace.skills", "{}"))

@@ -11,10 +11,26 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, TypeVar
+from decimal import Decimal, InvalidOperation
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 __all__ = [
     "Model",
+    "Money",
+    "usd_text",
     "Agent",
     "WebhookInfo",
     "Run",
@@ -73,6 +89,27 @@ RESOURCE_TIERS: Tuple[str, ...] = ("small", "medium", "large")
 
 M = TypeVar("M", bound="Model")
 
+#: An amount of US dollars as a caller may give it. Money travels as a decimal
+#: string (at most six fractional digits, e.g. ``"0.0025"``) and arrives as a
+#: :class:`decimal.Decimal`; a ``float`` is read by its shortest text (``0.1`` is
+#: ``"0.1"``), never by its binary value.
+Money = Union[Decimal, str, int, float]
+
+
+def usd_text(value: Money, field: str = "cost_usd") -> str:
+    """The wire text of an amount of dollars (the core checks its form)."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, str, int, float)):
+        raise TypeError(f"{field} must be a Decimal, str, int or float; got {type(value).__name__}")
+    if isinstance(value, str):
+        return value
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{field} must be a finite amount of dollars; got {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"{field} must be a finite amount of dollars; got {value!r}")
+    return format(amount, "f")
+
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
@@ -99,7 +136,7 @@ def _fields_of(cls: type) -> Tuple[str, ...]:
 class Model(Mapping[str, Any]):
     """Base of all results: attributes plus read-only mapping access."""
 
-    _nested: ClassVar[Dict[str, Type["Model"]]] = {}
+    _nested: ClassVar[Dict[str, Callable[[Any], Any]]] = {}
     _data: Dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -191,13 +228,15 @@ class Agent(Model):
 class Run(Model):
     """A run of an agent."""
 
+    _nested = {"cost_usd": Decimal}
+
     id: str
     agent_id: str
     status: str
     input: Any
     output: Any
     error: Optional[str]
-    cost_usd: float
+    cost_usd: Decimal
     promotion: str
     actions_executed: int
     actions_blocked: int
@@ -300,10 +339,12 @@ class InboxItem(Model):
 class SkillInfo(Model):
     """A skill registered with the control plane."""
 
+    _nested = {"cost_usd": Decimal}
+
     name: str
     kind: str
     external: bool
-    cost_usd: float
+    cost_usd: Decimal
     description: Optional[str]
 
 
@@ -336,6 +377,9 @@ class AuditRecord(Model):
     agent_id: str
     events: List[AuditEvent]
     head_hash: str
+    #: Where the next page of events starts (``runs.audit_page``); ``None`` on the
+    #: last page and on a whole record.
+    next_cursor: Optional[str]
 
     _nested = {"events": AuditEvent}
 

@@ -195,20 +195,6 @@ impl Args {
     }
 }
 
-/// `?agent_id=` of the lists that filter by agent.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentFilter {
-    pub agent_id: Option<String>,
-}
-
-/// `?status=` of the approval list.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusFilter {
-    pub status: Option<String>,
-}
-
 fn json<T: Serialize>(v: T) -> Result<Value> {
     Ok(serde_json::to_value(v)?)
 }
@@ -269,8 +255,8 @@ static CATALOGUE: &[Operation] = &[
         call!(|c, a| { a.none()?; json(c.workspace().get().await?) })),
     op!("workspace.accept_soc2", Post "/v1/workspace/soc2-acceptance", 200, Safe, None(None) -> Json(Some("Workspace")),
         call!(|c, a| { a.none()?; json(c.workspace().accept_soc2().await?) })),
-    op!("workspace.inbox", Get "/v1/inbox", 200, Safe, None(None) -> Json(Some("InboxItemList")),
-        call!(|c, a| { a.none()?; json(c.workspace().inbox().await?) })),
+    op!("workspace.inbox", Get "/v1/inbox", 200, Safe, Query(Some("ListQuery")) -> Json(Some("InboxItemList")),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.workspace().inbox_page(&q.page()).await?) })),
     op!("workspace.skills", Get "/v1/skills", 200, Safe, None(None) -> Json(Some("SkillInfoList")),
         call!(|c, a| { a.none()?; json(c.workspace().skills().await?) })),
     op!("workspace.templates", Get "/v1/templates", 200, Safe, None(None) -> Json(Some("TemplateInfoList")),
@@ -278,8 +264,8 @@ static CATALOGUE: &[Operation] = &[
     // --------------------------------------------------------------------- agents
     op!("agents.register", Post "/v1/agents", 201, WithKey, Body(Some("RegisterAgent")) -> Json(Some("Agent")),
         call!(|c, a| json(c.agents().register(a.input()?).await?))),
-    op!("agents.list", Get "/v1/agents", 200, Safe, None(None) -> Json(Some("AgentList")),
-        call!(|c, a| { a.none()?; json(c.agents().list().await?) })),
+    op!("agents.list", Get "/v1/agents", 200, Safe, Query(Some("ListQuery")) -> Json(Some("AgentList")),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.agents().list_page(&q.page()).await?) })),
     op!("agents.heroku", Post "/v1/agents/heroku", 200, Never, Body(Some("HerokuRequest")) -> Stream(None),
         Handler::HttpOnly),
     op!("agents.get", Get "/v1/agents/{agent_id}", 200, Safe, None(None) -> Json(Some("Agent")),
@@ -303,8 +289,8 @@ static CATALOGUE: &[Operation] = &[
     // ---------------------------------------------------------------------- vault
     op!("vault.put", Post "/v1/vault", 201, WithKey, Body(Some("VaultPut")) -> Json(Some("VaultEntry")),
         call!(|c, a| json(c.vault().put(a.input()?).await?))),
-    op!("vault.list", Get "/v1/vault", 200, Safe, Query(None) -> Json(Some("VaultEntryList")),
-        call!(|c, a| { let q: AgentFilter = a.input()?; json(c.vault().list(q.agent_id.as_deref()).await?) })),
+    op!("vault.list", Get "/v1/vault", 200, Safe, Query(Some("AgentListQuery")) -> Json(Some("VaultEntryList")),
+        call!(|c, a| { let q: AgentListQuery = a.input()?; json(c.vault().list_page(q.agent_id.as_deref(), &q.page()).await?) })),
     op!("vault.get", Get "/v1/vault/{vault_id}", 200, Safe, None(None) -> Json(Some("VaultEntry")),
         call!(|c, a| json(c.vault().get(&a.param("vault_id")?).await?))),
     op!("vault.delete", Delete "/v1/vault/{vault_id}", 204, Safe, None(None) -> Empty(None),
@@ -321,13 +307,13 @@ static CATALOGUE: &[Operation] = &[
         let req: CreatePolicy = a.input()?;
         json(c.policies().create(&req.agent_id, &req.document).await?)
     })),
-    op!("policies.list", Get "/v1/policies", 200, Safe, Query(None) -> Json(Some("PolicyList")),
-        call!(|c, a| { let q: AgentFilter = a.input()?; json(c.policies().list(q.agent_id.as_deref()).await?) })),
+    op!("policies.list", Get "/v1/policies", 200, Safe, Query(Some("AgentListQuery")) -> Json(Some("PolicyList")),
+        call!(|c, a| { let q: AgentListQuery = a.input()?; json(c.policies().list_page(q.agent_id.as_deref(), &q.page()).await?) })),
     op!("policies.get", Get "/v1/policies/{policy_id}", 200, Safe, None(None) -> Json(Some("Policy")),
         call!(|c, a| json(c.policies().get(&a.param("policy_id")?).await?))),
     // ----------------------------------------------------------------------- runs
-    op!("runs.list", Get "/v1/runs", 200, Safe, Query(None) -> Json(Some("RunList")),
-        call!(|c, a| { let q: AgentFilter = a.input()?; json(c.runs().list(q.agent_id.as_deref()).await?) })),
+    op!("runs.list", Get "/v1/runs", 200, Safe, Query(Some("AgentListQuery")) -> Json(Some("RunList")),
+        call!(|c, a| { let q: AgentListQuery = a.input()?; json(c.runs().list_page(q.agent_id.as_deref(), &q.page()).await?) })),
     op!("runs.get", Get "/v1/runs/{run_id}", 200, Safe, None(None) -> Json(Some("Run")),
         call!(|c, a| json(c.runs().get(&a.param("run_id")?).await?))),
     op!("runs.wait", Post "/v1/runs/{run_id}/wait", 200, Safe, Body(Some("WaitRun")) -> Json(Some("Run")),
@@ -344,15 +330,19 @@ static CATALOGUE: &[Operation] = &[
         call!(|c, a| json(c.runs().cancel(&a.param("run_id")?).await?))),
     op!("runs.events", Get "/v1/runs/{run_id}/events", 200, Safe, None(None) -> Stream(None),
         Handler::Stream),
-    op!("runs.audit", Get "/v1/runs/{run_id}/audit", 200, Safe, None(None) -> Json(Some("AuditRecord")),
-        call!(|c, a| json(c.runs().audit(&a.param("run_id")?).await?))),
+    op!("runs.audit", Get "/v1/runs/{run_id}/audit", 200, Safe, Query(Some("ListQuery")) -> Json(Some("AuditRecord")),
+    call!(|c, a| {
+        let id = a.param("run_id")?;
+        let q: ListQuery = a.input()?;
+        json(c.runs().audit_page(&id, &q.page()).await?)
+    })),
     op!("runs.verify_audit", Get "/v1/runs/{run_id}/audit/verify", 200, Safe, None(None) -> Json(Some("AuditVerification")),
         call!(|c, a| json(c.runs().verify_audit(&a.param("run_id")?).await?))),
     // ---------------------------------------------------------------- deployments
     op!("deploy", Post "/v1/deployments", 201, WithKey, Body(Some("DeployRequest")) -> Json(Some("Deployment")),
         call!(|c, a| json(c.deploy(a.input()?).await?))),
-    op!("deployments.list", Get "/v1/deployments", 200, Safe, None(None) -> Json(Some("DeploymentList")),
-        call!(|c, a| { a.none()?; json(c.deployments().list().await?) })),
+    op!("deployments.list", Get "/v1/deployments", 200, Safe, Query(Some("ListQuery")) -> Json(Some("DeploymentList")),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.deployments().list_page(&q.page()).await?) })),
     op!("deployments.get", Get "/v1/deployments/{deployment_id}", 200, Safe, None(None) -> Json(Some("Deployment")),
         call!(|c, a| json(c.deployments().get(&a.param("deployment_id")?).await?))),
     op!("deployments.delete", Delete "/v1/deployments/{deployment_id}", 200, Safe, None(None) -> Json(Some("Deployment")),
@@ -364,15 +354,15 @@ static CATALOGUE: &[Operation] = &[
         json(c.deployments().extend(&id, &req.ttl).await?)
     })),
     // --------------------------------------------------------- webhook deliveries
-    op!("webhooks.deliveries", Get "/v1/webhooks/deliveries", 200, Safe, Query(None) -> Json(Some("DeliveryList")),
-        call!(|c, a| { let q: AgentFilter = a.input()?; json(c.webhooks().deliveries(q.agent_id.as_deref()).await?) })),
+    op!("webhooks.deliveries", Get "/v1/webhooks/deliveries", 200, Safe, Query(Some("AgentListQuery")) -> Json(Some("DeliveryList")),
+        call!(|c, a| { let q: AgentListQuery = a.input()?; json(c.webhooks().deliveries_page(q.agent_id.as_deref(), &q.page()).await?) })),
     op!("webhooks.delivery", Get "/v1/webhooks/deliveries/{delivery_id}", 200, Safe, None(None) -> Json(Some("Delivery")),
         call!(|c, a| json(c.webhooks().delivery(&a.param("delivery_id")?).await?))),
     op!("webhooks.redeliver", Post "/v1/webhooks/deliveries/{delivery_id}/redeliver", 200, Safe, None(None) -> Json(Some("Delivery")),
         call!(|c, a| json(c.webhooks().redeliver(&a.param("delivery_id")?).await?))),
     // ------------------------------------------------------------------ approvals
-    op!("approvals.list", Get "/v1/approvals", 200, Safe, Query(None) -> Json(Some("ApprovalList")),
-        call!(|c, a| { let q: StatusFilter = a.input()?; json(c.approvals().list(q.status.as_deref()).await?) })),
+    op!("approvals.list", Get "/v1/approvals", 200, Safe, Query(Some("ApprovalListQuery")) -> Json(Some("ApprovalList")),
+        call!(|c, a| { let q: ApprovalListQuery = a.input()?; json(c.approvals().list_page(q.status.as_deref(), &q.page()).await?) })),
     op!("approvals.get", Get "/v1/approvals/{approval_id}", 200, Safe, None(None) -> Json(Some("Approval")),
         call!(|c, a| json(c.approvals().get(&a.param("approval_id")?).await?))),
     op!("approvals.approve", Post "/v1/approvals/{approval_id}/approve", 200, WithKey, Body(Some("DecideApproval")) -> Json(Some("Approval")),

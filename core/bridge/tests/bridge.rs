@@ -105,10 +105,15 @@ async fn bad_requests_name_what_is_wrong() {
         assert_eq!(e.field.as_deref(), Some("body"), "{bad}: {e:?}");
     }
     let e = b
-        .call("agents.list", r#"{"limit": 3}"#, None)
+        .call("agents.list", r#"{"limit": 0}"#, None)
         .await
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("limit"), "{e:?}");
+    let e = b
+        .call("agents.list", r#"{"page": 3}"#, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("page"), "{e:?}");
     let e = b
         .call("runs.events", r#"{"run_id": "run_x"}"#, None)
         .await

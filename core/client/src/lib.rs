@@ -204,8 +204,41 @@ fn to_body<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("protocol types serialize")
 }
 
-fn query(name: &str, v: Option<&str>) -> String {
-    v.map(|v| format!("?{name}={}", seg(v))).unwrap_or_default()
+/// The query string of a list request: its filters that are set, then the page.
+fn query(filters: &[(&str, Option<&str>)], page: &Page) -> String {
+    let limit = page.limit.map(|n| n.to_string());
+    let pairs: Vec<String> = filters
+        .iter()
+        .copied()
+        .chain([
+            ("limit", limit.as_deref()),
+            ("cursor", page.cursor.as_deref()),
+        ])
+        .filter_map(|(name, v)| Some(format!("{name}={}", seg(v?))))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+/// Every item of a list, fetched page by page at the largest page size.
+async fn every_page<T, F, Fut>(mut fetch: F) -> Result<List<T>>
+where
+    F: FnMut(Page) -> Fut,
+    Fut: std::future::Future<Output = Result<List<T>>>,
+{
+    let mut page = Page::first(MAX_PAGE_LIMIT);
+    let mut items = Vec::new();
+    loop {
+        let got = fetch(page.clone()).await?;
+        items.extend(got.items);
+        match got.next_cursor {
+            Some(cursor) => page = page.after(cursor),
+            None => return Ok(List::all(items)),
+        }
+    }
 }
 
 /// `client.agents()`.
@@ -225,10 +258,14 @@ impl Agents<'_> {
             .get(&format!("/v1/agents/{}", seg(id)))
             .await)
     }
-    /// Lists agents.
+    /// Every agent, oldest first (fetched page by page).
     pub async fn list(&self) -> Result<List<Agent>> {
-        dispatch!(self.0, |rt, ws| rt.list_agents(ws), |r| r
-            .get("/v1/agents")
+        every_page(|page| async move { self.list_page(&page).await }).await
+    }
+    /// One page of agents, oldest first.
+    pub async fn list_page(&self, page: &Page) -> Result<List<Agent>> {
+        dispatch!(self.0, |rt, ws| rt.list_agents(ws, page), |r| r
+            .get(&format!("/v1/agents{}", query(&[], page)))
             .await)
     }
     /// Updates an agent.
@@ -286,10 +323,17 @@ impl Vault<'_> {
             .post("/v1/vault", req.to_wire(), Retry::WithKey)
             .await)
     }
-    /// Lists entries, optionally of one agent.
+    /// Every entry, optionally of one agent (fetched page by page).
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<VaultEntry>> {
-        dispatch!(self.0, |rt, ws| rt.vault_list(ws, agent_id), |r| r
-            .get(&format!("/v1/vault{}", query("agent_id", agent_id)))
+        every_page(|page| async move { self.list_page(agent_id, &page).await }).await
+    }
+    /// One page of entries, optionally of one agent.
+    pub async fn list_page(&self, agent_id: Option<&str>, page: &Page) -> Result<List<VaultEntry>> {
+        dispatch!(self.0, |rt, ws| rt.vault_list(ws, agent_id, page), |r| r
+            .get(&format!(
+                "/v1/vault{}",
+                query(&[("agent_id", agent_id)], page)
+            ))
             .await)
     }
     /// One entry's metadata.
@@ -337,10 +381,17 @@ impl Policies<'_> {
             .post("/v1/policies", to_body(&req), Retry::WithKey)
             .await)
     }
-    /// Lists versions, optionally of one agent.
+    /// Every version, optionally of one agent, oldest first (fetched page by page).
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<Policy>> {
-        dispatch!(self.0, |rt, ws| rt.list_policies(ws, agent_id), |r| r
-            .get(&format!("/v1/policies{}", query("agent_id", agent_id)))
+        every_page(|page| async move { self.list_page(agent_id, &page).await }).await
+    }
+    /// One page of versions, optionally of one agent, oldest first.
+    pub async fn list_page(&self, agent_id: Option<&str>, page: &Page) -> Result<List<Policy>> {
+        dispatch!(self.0, |rt, ws| rt.list_policies(ws, agent_id, page), |r| r
+            .get(&format!(
+                "/v1/policies{}",
+                query(&[("agent_id", agent_id)], page)
+            ))
             .await)
     }
     /// One version.
@@ -405,10 +456,17 @@ impl Runs<'_> {
             .get(&format!("/v1/runs/{}", seg(id)))
             .await)
     }
-    /// Lists runs, optionally of one agent.
+    /// Every run, optionally of one agent, oldest first (fetched page by page).
     pub async fn list(&self, agent_id: Option<&str>) -> Result<List<Run>> {
-        dispatch!(self.0, |rt, ws| rt.list_runs(ws, agent_id), |r| r
-            .get(&format!("/v1/runs{}", query("agent_id", agent_id)))
+        every_page(|page| async move { self.list_page(agent_id, &page).await }).await
+    }
+    /// One page of runs, optionally of one agent, oldest first.
+    pub async fn list_page(&self, agent_id: Option<&str>, page: &Page) -> Result<List<Run>> {
+        dispatch!(self.0, |rt, ws| rt.list_runs(ws, agent_id, page), |r| r
+            .get(&format!(
+                "/v1/runs{}",
+                query(&[("agent_id", agent_id)], page)
+            ))
             .await)
     }
     /// Waits until the run ends; a `timeout` error after `timeout`.
@@ -462,10 +520,23 @@ impl Runs<'_> {
             )
             .await)
     }
-    /// The run's immutable audit record (what `audit_url` serves).
+    /// The run's immutable audit record (what `audit_url` serves), every event of it
+    /// (fetched page by page).
     pub async fn audit(&self, id: &str) -> Result<AuditRecord> {
-        dispatch!(self.0, |rt, ws| rt.audit(ws, id), |r| r
-            .get(&format!("/v1/runs/{}/audit", seg(id)))
+        let mut page = Page::first(MAX_PAGE_LIMIT);
+        let mut record = self.audit_page(id, &page).await?;
+        while let Some(cursor) = record.next_cursor.take() {
+            page = page.after(cursor);
+            let next = self.audit_page(id, &page).await?;
+            record.events.extend(next.events);
+            record.next_cursor = next.next_cursor;
+        }
+        Ok(record)
+    }
+    /// One page of the run's audit record, with the whole chain's head hash.
+    pub async fn audit_page(&self, id: &str, page: &Page) -> Result<AuditRecord> {
+        dispatch!(self.0, |rt, ws| rt.audit_page(ws, id, page), |r| r
+            .get(&format!("/v1/runs/{}/audit{}", seg(id), query(&[], page)))
             .await)
     }
     /// Verifies the run's audit chain by recomputing every hash and link here, from
@@ -486,10 +557,14 @@ impl Runs<'_> {
 pub struct Deployments<'a>(&'a Client);
 
 impl Deployments<'_> {
-    /// Deployments, oldest first.
+    /// Every deployment, oldest first (fetched page by page).
     pub async fn list(&self) -> Result<List<Deployment>> {
-        dispatch!(self.0, |rt, ws| rt.list_deployments(ws), |r| r
-            .get("/v1/deployments")
+        every_page(|page| async move { self.list_page(&page).await }).await
+    }
+    /// One page of deployments, oldest first.
+    pub async fn list_page(&self, page: &Page) -> Result<List<Deployment>> {
+        dispatch!(self.0, |rt, ws| rt.list_deployments(ws, page), |r| r
+            .get(&format!("/v1/deployments{}", query(&[], page)))
             .await)
     }
     /// One deployment.
@@ -528,14 +603,26 @@ impl Deployments<'_> {
 pub struct Webhooks<'a>(&'a Client);
 
 impl Webhooks<'_> {
-    /// Deliveries, optionally of one agent, oldest first.
+    /// Every delivery, optionally of one agent, oldest first (fetched page by page).
     pub async fn deliveries(&self, agent_id: Option<&str>) -> Result<List<Delivery>> {
-        dispatch!(self.0, |rt, ws| rt.list_deliveries(ws, agent_id), |r| r
-            .get(&format!(
-                "/v1/webhooks/deliveries{}",
-                query("agent_id", agent_id)
-            ))
-            .await)
+        every_page(|page| async move { self.deliveries_page(agent_id, &page).await }).await
+    }
+    /// One page of deliveries, optionally of one agent, oldest first.
+    pub async fn deliveries_page(
+        &self,
+        agent_id: Option<&str>,
+        page: &Page,
+    ) -> Result<List<Delivery>> {
+        dispatch!(
+            self.0,
+            |rt, ws| rt.list_deliveries(ws, agent_id, page),
+            |r| r
+                .get(&format!(
+                    "/v1/webhooks/deliveries{}",
+                    query(&[("agent_id", agent_id)], page)
+                ))
+                .await
+        )
     }
     /// One delivery with its attempts.
     pub async fn delivery(&self, id: &str) -> Result<Delivery> {
@@ -560,10 +647,18 @@ impl Webhooks<'_> {
 pub struct Approvals<'a>(&'a Client);
 
 impl Approvals<'_> {
-    /// Lists approvals, optionally with one status (`pending`, …).
+    /// Every approval, optionally with one status (`pending`, …), oldest first
+    /// (fetched page by page).
     pub async fn list(&self, status: Option<&str>) -> Result<List<Approval>> {
-        dispatch!(self.0, |rt, ws| rt.list_approvals(ws, status), |r| r
-            .get(&format!("/v1/approvals{}", query("status", status)))
+        every_page(|page| async move { self.list_page(status, &page).await }).await
+    }
+    /// One page of approvals, optionally with one status, oldest first.
+    pub async fn list_page(&self, status: Option<&str>, page: &Page) -> Result<List<Approval>> {
+        dispatch!(self.0, |rt, ws| rt.list_approvals(ws, status, page), |r| r
+            .get(&format!(
+                "/v1/approvals{}",
+                query(&[("status", status)], page)
+            ))
             .await)
     }
     /// One approval.
@@ -621,10 +716,14 @@ impl Workspaces<'_> {
             )
             .await)
     }
-    /// The inbox (L1 notifications).
+    /// The whole inbox (L1 notifications), oldest first (fetched page by page).
     pub async fn inbox(&self) -> Result<List<InboxItem>> {
-        dispatch!(self.0, |rt, ws| rt.list_inbox(ws), |r| r
-            .get("/v1/inbox")
+        every_page(|page| async move { self.inbox_page(&page).await }).await
+    }
+    /// One page of the inbox, oldest first.
+    pub async fn inbox_page(&self, page: &Page) -> Result<List<InboxItem>> {
+        dispatch!(self.0, |rt, ws| rt.list_inbox(ws, page), |r| r
+            .get(&format!("/v1/inbox{}", query(&[], page)))
             .await)
     }
     /// Skills registered with the control plane.

@@ -54,7 +54,7 @@ const RUN: &str = "run_01jx0000000000000000000000";
 async fn unknown_values_and_fields_decode() {
     let run = json!({
         "id": RUN, "agent_id": "ag_01jx0000000000000000000000",
-        "status": "paused_for_review", "input": {}, "cost_usd": 0.0,
+        "status": "paused_for_review", "input": {}, "cost_usd": "0",
         "promotion": "L5_sovereign", "template": "sequence",
         "actions_executed": 0, "actions_blocked": 0, "actions_shadowed": 0, "actions_skipped": 0,
         "audit_url": "heroa://x", "created_at": "2026-12-03T00:00:00Z",

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 pub const RUNTIME_R1: &str = "r1";
 
 /// A registered agent: a stable identity in one region.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Agent {
     /// `ag_…`, stable across restarts, deployments and migrations.
@@ -92,24 +93,43 @@ pub fn check_loop_settings(
 }
 
 /// `agents.register`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     /// Unique name, e.g. `lead-research-v1`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+            length(min = 1, max = 64)
+        )
+    )]
     pub name: String,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 1024)))]
     pub description: Option<String>,
     /// Must be `"r1"` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["r1", null])))]
     pub runtime: Option<String>,
     /// One of the five regions.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::Region"))]
     pub region: String,
     /// Run loop; defaults to the built-in `sequence` template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub template: Option<String>,
     /// L2 approval window like `"24h"` (default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^0*[1-9][0-9]*[smhd]$"))
+    )]
     pub approval_window: Option<String>,
     /// Models for the `llm` run loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +142,7 @@ pub struct RegisterAgent {
     pub tools: Option<Vec<super::ToolSpec>>,
     /// Most model turns per run (1-100, default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub max_steps: Option<u32>,
 }
 
@@ -167,20 +188,31 @@ pub fn check_runtime(runtime: Option<&str>) -> Result<()> {
 
 /// `agents.update`: only the fields given change. `region` may be given only with the
 /// agent's current value (regions never change in place).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     /// New description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 1024)))]
     pub description: Option<String>,
     /// New run loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub template: Option<String>,
     /// New approval window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^0*[1-9][0-9]*[smhd]$"))
+    )]
     pub approval_window: Option<String>,
     /// Rejected unless equal to the current region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::Region>"))]
     pub region: Option<String>,
     /// A 5-field cron expression (UTC); `""` removes the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +238,7 @@ pub struct UpdateAgent {
     pub tools: Option<Vec<super::ToolSpec>>,
     /// Most model turns per run (1-100, default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub max_steps: Option<u32>,
 }
 
@@ -217,14 +250,17 @@ fn webhook_wire<S: serde::Serializer>(
 }
 
 /// `agents.set_promotion`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SetPromotion {
     /// `L0_shadow` … `L4_trusted`.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::PromotionLevel"))]
     pub level: String,
 }
 
 /// A skill registered by the host program, as listed by `skills.list`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SkillInfo {
     /// e.g. `hubspot:contact:read`.
@@ -234,13 +270,14 @@ pub struct SkillInfo {
     /// Whether the skill reaches outside the runtime (skipped at L0).
     pub external: bool,
     /// Charged per executed call.
-    pub cost_usd: f64,
+    pub cost_usd: crate::Usd,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
 }
 
 /// A template (run loop) registered with the runtime.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TemplateInfo {
     /// Name agents refer to.

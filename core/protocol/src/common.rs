@@ -51,6 +51,21 @@ macro_rules! wire_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// The values this version sends and accepts; a client reads any other as
+        /// `unknown` (a newer server's value).
+        #[cfg(feature = "schema")]
+        impl ::schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({
+                    "type": "string",
+                    "enum": [$($wire),+],
+                })
+            }
+        }
     };
 }
 pub(crate) use wire_enum;
@@ -185,21 +200,188 @@ pub fn parse_approval_window(text: &str) -> Result<u64> {
     parse_duration("approval_window", text, MAX_APPROVAL_WINDOW_SECS)
 }
 
-/// Money on the wire is `f64` USD; inside it is whole micro-dollars.
-pub fn usd_to_micros(usd: f64) -> i64 {
-    (usd * 1_000_000.0).round() as i64
-}
-
-/// Micro-dollars to USD.
-pub fn micros_to_usd(micros: i64) -> f64 {
-    micros as f64 / 1_000_000.0
-}
-
-/// A list answer: `{"items": […]}`.
+/// A list answer: one page, `{"items": […], "next_cursor": "…" | null}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "{T}List"))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct List<T> {
     /// The items, oldest first.
     pub items: Vec<T>,
+    /// Where the next page starts (pass it as `cursor`); `null` on the last page.
+    /// Opaque: its form may change between versions.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    /// A whole list in one page.
+    pub fn all(items: Vec<T>) -> List<T> {
+        List {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
+/// Items per page when a list request names no `limit`.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// The largest `limit` a list takes.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// Which page of a list to answer: at most `limit` items (default
+/// [`DEFAULT_PAGE_LIMIT`], at most [`MAX_PAGE_LIMIT`]) after `cursor` (the
+/// `next_cursor` of the page before; absent for the first page).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Items per page, 1 to 1000 (default 100). A query string's text is read as
+    /// the number it spells.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_page_limit"
+    )]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    /// The first page of at most `limit` items.
+    pub fn first(limit: u32) -> Page {
+        Page {
+            limit: Some(limit),
+            cursor: None,
+        }
+    }
+
+    /// The page after the one that answered `next_cursor`, of the same size.
+    pub fn after(&self, next_cursor: String) -> Page {
+        Page {
+            limit: self.limit,
+            cursor: Some(next_cursor),
+        }
+    }
+
+    /// The number of items to answer, checked.
+    pub fn limit(&self) -> Result<u32> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE_LIMIT),
+            Some(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
+            Some(n) => Err(limit_error(&n.to_string())),
+        }
+    }
+}
+
+/// The query of a list without filters: `?limit=&cursor=`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Items per page, 1 to 1000 (default 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_page_limit"
+    )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// The query of a list that filters by agent: `?agent_id=&limit=&cursor=`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentListQuery {
+    /// Only this agent's items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^ag_[0-9a-hjkmnp-tv-z]{26}$"))
+    )]
+    pub agent_id: Option<String>,
+    /// Items per page, 1 to 1000 (default 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_page_limit"
+    )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// The query of the approval list: `?status=&limit=&cursor=`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalListQuery {
+    /// Only approvals with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::ApprovalStatus>"))]
+    pub status: Option<String>,
+    /// Items per page, 1 to 1000 (default 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_page_limit"
+    )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+macro_rules! page_of {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// The page this query asks for.
+            pub fn page(&self) -> Page {
+                Page { limit: self.limit, cursor: self.cursor.clone() }
+            }
+        }
+    )*};
+}
+page_of!(ListQuery, AgentListQuery, ApprovalListQuery);
+
+fn limit_error(got: &str) -> Error {
+    Error::invalid(
+        "limit",
+        format!("limit must be a whole number from 1 to {MAX_PAGE_LIMIT}; got {got}"),
+    )
+}
+
+/// `limit` as a JSON number or as the text of one (a query string carries text),
+/// checked; for request types that take a page's fields.
+pub fn deserialize_page_limit<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Limit {
+        Number(u64),
+        Text(String),
+    }
+    let fail = |got: &str| serde::de::Error::custom(limit_error(got).message());
+    let n = match Option::<Limit>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Limit::Number(n)) => n,
+        Some(Limit::Text(t)) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse::<u64>().map_err(|_| fail(&t))?
+        }
+        Some(Limit::Text(t)) => return Err(fail(&format!("{t:?}"))),
+    };
+    match u32::try_from(n) {
+        Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(Some(n)),
+        _ => Err(fail(&n.to_string())),
+    }
 }
 
 #[cfg(test)]

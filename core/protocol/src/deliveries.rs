@@ -15,6 +15,7 @@ wire_enum!(
 );
 
 /// One attempt to deliver a webhook.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DeliveryAttempt {
     /// When (RFC 3339).
@@ -30,6 +31,7 @@ pub struct DeliveryAttempt {
 }
 
 /// A signed POST of a run's result to the agent's webhook.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
     /// `msg_…`: also the `webhook-id` header, stable across retries.

@@ -45,6 +45,7 @@ wire_enum!(
 
 /// The policy of a deployment (the deploy guide): network egress, tool-call allow-list and
 /// secret scopes. For a sub-agent, each part is intersected with its parent's.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployPolicy {
@@ -60,45 +61,75 @@ pub struct DeployPolicy {
     pub tools: Option<Vec<String>>,
     /// Vault keys a sub-agent's skills may read (agent mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(inner(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")))
+    )]
     pub secret_scopes: Option<Vec<String>>,
 }
 
 /// `deploy`: the flagship primitive.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("if" = {"properties": {"mode": {"const": "agent"}}}, "then" = {"required": ["template"], "properties": {"source": {"type": "null"}}}, "else" = {"required": ["source"], "properties": {"template": {"type": "null"}, "source": {"not": {"type": "null"}}}})))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     /// `app`, `service` or `agent`.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::DeployMode"))]
     pub mode: String,
     /// Target region; defaults to the caller's (the parent agent's) region, else `us-east`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::Region>"))]
     pub region: Option<String>,
     /// `small` (default), `medium` or `large`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::ResourceTier>"))]
     pub resource_tier: Option<String>,
     /// `15m`, `2h`, `24h`, any `<n>s|m|h|d`, or `persistent`. Default `2h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^(persistent|0*[1-9][0-9]*[smhd])$"))
+    )]
     pub ttl: Option<String>,
     /// Egress, tools and secret scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<DeployPolicy>,
     /// Agent template (agent mode only; required there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub template: Option<String>,
     /// App/service source: an image string, a `.tar.gz` path, a directory path, or an
     /// object `{"repo", "ref"?, "command"?}`, `{"image"}`, `{"path", "command"?}`,
     /// `{"tarball", "command"?}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "deploy_source_schema"))]
     pub source: Option<serde_json::Value>,
     /// A name, unique per workspace: deploying the same name again returns the
     /// existing deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+            length(min = 1, max = 64)
+        )
+    )]
     pub name: Option<String>,
     /// Deploying again with the same key returns the same deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub idempotency_key: Option<String>,
     /// The deploying agent (a sub-agent's parent). Set automatically when an agent
     /// deploys through the `heroa:deploy` skill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^ag_[0-9a-hjkmnp-tv-z]{26}$"))
+    )]
     pub parent_agent_id: Option<String>,
     /// Service mode: also give it a public URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,11 +139,13 @@ pub struct DeployRequest {
     pub gpu: Option<bool>,
     /// Path the health check GETs (default `/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^/")))]
     pub health_path: Option<String>,
 }
 
 /// A deployment: the deploy guide's answer (`url` | `endpoint` | `handle`, `mode`, `region`,
 /// `expires_at`) plus its id, status and settings.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Deployment {
     /// `dep_…`
@@ -172,10 +205,15 @@ pub struct Deployment {
 }
 
 /// `deployments.extend`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendDeployment {
     /// New TTL from now (`2h`, `persistent`, …).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^(persistent|0*[1-9][0-9]*[smhd])$"))
+    )]
     pub ttl: String,
 }
 
@@ -189,5 +227,128 @@ pub fn parse_ttl(text: &str) -> Result<Option<u64>> {
             "ttl",
             format!("ttl must be \"15m\", \"2h\", \"24h\", another <n>s|m|h|d of at most 365d, or \"persistent\"; got {text:?}"),
         )
+    })
+}
+
+/// `source`: what app and service mode run.
+#[cfg(feature = "schema")]
+fn deploy_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "What an app or service runs: a string (a path ending in `.tar.gz` or `.tgz`, a directory on the server, or else a container image reference), or an object. `command` (a shell string or an argument list) overrides the start command. An image needs a container engine on the server, a repository `git` (409 `failed_precondition` otherwise).",
+        "anyOf": [
+            {
+                "type": "string",
+                "minLength": 1,
+                "description": "A tarball path, a directory path or an image reference."
+            },
+            {
+                "type": "object",
+                "description": "A git repository, at `ref` (default: its default branch).",
+                "required": [
+                    "repo"
+                ],
+                "properties": {
+                    "repo": {
+                        "type": "string"
+                    },
+                    "ref": {
+                        "type": [
+                            "string",
+                            "null"
+                        ]
+                    },
+                    "command": {
+                        "anyOf": [
+                            {
+                                "type": "string"
+                            },
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "string"
+                                }
+                            },
+                            {
+                                "type": "null"
+                            }
+                        ],
+                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
+                    }
+                }
+            },
+            {
+                "type": "object",
+                "description": "A container image.",
+                "required": [
+                    "image"
+                ],
+                "properties": {
+                    "image": {
+                        "type": "string"
+                    }
+                }
+            },
+            {
+                "type": "object",
+                "description": "A `.tar.gz` on the server.",
+                "required": [
+                    "tarball"
+                ],
+                "properties": {
+                    "tarball": {
+                        "type": "string"
+                    },
+                    "command": {
+                        "anyOf": [
+                            {
+                                "type": "string"
+                            },
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "string"
+                                }
+                            },
+                            {
+                                "type": "null"
+                            }
+                        ],
+                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
+                    }
+                }
+            },
+            {
+                "type": "object",
+                "description": "A directory on the server (`dir` is accepted for `path`).",
+                "required": [
+                    "path"
+                ],
+                "properties": {
+                    "path": {
+                        "type": "string"
+                    },
+                    "command": {
+                        "anyOf": [
+                            {
+                                "type": "string"
+                            },
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "string"
+                                }
+                            },
+                            {
+                                "type": "null"
+                            }
+                        ],
+                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
+                    }
+                }
+            },
+            {
+                "type": "null"
+            }
+        ]
     })
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The stable kinds of error. Bindings map each kind to one host-language error class.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = with_http_statuses))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -317,8 +319,28 @@ impl Error {
     }
 }
 
+/// Each kind's schema (`oneOf` of `const`s) also names its HTTP status, as
+/// `x-http-status`.
+#[cfg(feature = "schema")]
+fn with_http_statuses(schema: &mut schemars::Schema) {
+    let Some(variants) = schema.get_mut("oneOf").and_then(|v| v.as_array_mut()) else {
+        return;
+    };
+    for v in variants {
+        let kind = v
+            .get("const")
+            .and_then(|c| c.as_str())
+            .and_then(ErrorKind::from_wire);
+        if let (Some(kind), Some(obj)) = (kind, v.as_object_mut()) {
+            obj.insert("x-http-status".into(), kind.http_status().into());
+        }
+    }
+}
+
 /// The JSON error body of the HTTP protocol. Readers ignore fields they do not
 /// know (a newer server may add some).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Error"))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
     /// The error.
@@ -326,6 +348,7 @@ pub struct ErrorBody {
 }
 
 /// The inside of [`ErrorBody`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorPayload {
     /// Stable kind.

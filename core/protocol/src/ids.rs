@@ -10,7 +10,11 @@ pub fn random_bytes(buf: &mut [u8]) {
 }
 
 /// A new lowercase ULID: 48 bits of milliseconds, 80 random bits, 26 characters.
+/// Monotonic within the process: an id minted in the same millisecond as the one
+/// before (or after the clock stepped back) is that one plus one, so ids sort in the
+/// order they were minted and a list's cursor never skips a newer item.
 pub fn ulid() -> String {
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -20,6 +24,13 @@ pub fn ulid() -> String {
     let mut value: u128 = (ms & 0xFFFF_FFFF_FFFF) << 80;
     for (i, b) in rnd.iter().enumerate() {
         value |= (*b as u128) << (8 * (9 - i));
+    }
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if value >> 80 <= *last >> 80 {
+            value = last.wrapping_add(1);
+        }
+        *last = value;
     }
     let mut out = [0u8; 26];
     for (i, slot) in out.iter_mut().enumerate() {
@@ -64,6 +75,16 @@ mod tests {
         let err = check_id("agent_id", "ag", "run_x").unwrap_err();
         assert_eq!(err.field(), Some("agent_id"));
         assert!(check_id("agent_id", "ag", &a.to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn ulids_minted_in_one_millisecond_sort_in_minting_order() {
+        let ids: Vec<String> = (0..1000).map(|_| ulid()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
     }
 
     #[test]

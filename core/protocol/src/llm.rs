@@ -3,19 +3,24 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// A model the agent's `llm` run loop uses (the RunAgents deploy API's `llm_configs`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("if" = {"properties": {"provider": {"const": "offline"}}}, "then" = {"anyOf": [{"required": ["script"], "properties": {"script": {"type": "string"}}}, {"required": ["turns"], "properties": {"turns": {"type": "array"}}}]})))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
     /// `openai` (any OpenAI-compatible chat-completions endpoint) or `offline`
     /// (replays scripted model turns; for tests and demos).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["openai", "offline"])))]
     pub provider: String,
     /// Model id sent to the provider.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub model: String,
     /// Role of this config; the loop uses the first `chat` config (default role `chat`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// `openai`: base URL of the API (default `https://api.openai.com/v1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^https?://")))]
     pub base_url: Option<String>,
     /// `openai`: the vault key holding the provider's API key (default `openai_api_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,16 +33,17 @@ pub struct LlmConfig {
     pub turns: Option<Vec<ScriptedTurn>>,
     /// USD per 1,000 prompt tokens (default: the runtime's price table, else 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_usd_per_1k: Option<f64>,
+    pub prompt_usd_per_1k: Option<crate::Usd>,
     /// USD per 1,000 completion tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_usd_per_1k: Option<f64>,
+    pub completion_usd_per_1k: Option<crate::Usd>,
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
 
 /// One scripted model turn of the offline provider.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedTurn {
@@ -53,6 +59,7 @@ pub struct ScriptedTurn {
 }
 
 /// A scripted tool call.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedToolCall {
@@ -64,6 +71,7 @@ pub struct ScriptedToolCall {
 }
 
 /// Token counts.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct TokenUsage {
     /// Prompt tokens.
@@ -76,19 +84,23 @@ pub struct TokenUsage {
 
 /// A skill the `llm` loop offers the model, with per-tool limits like the Heroku Agents API's
 /// `runtime_params`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ToolSpec {
     /// Registered skill name.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub name: String,
     /// Hint for the model (default: the skill's description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Most calls in one run (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_calls: Option<u32>,
     /// Per-call timeout in seconds (default 120, at most 120).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 120)))]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -144,17 +156,6 @@ impl LlmConfig {
                 }
             }
         }
-        for (name, v) in [
-            ("prompt_usd_per_1k", self.prompt_usd_per_1k),
-            ("completion_usd_per_1k", self.completion_usd_per_1k),
-        ] {
-            if v.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
-                return Err(Error::invalid(
-                    format!("{field}.{name}"),
-                    format!("{name} must be a finite number ≥ 0"),
-                ));
-            }
-        }
         Ok(())
     }
 }
@@ -184,13 +185,16 @@ impl ToolSpec {
 }
 
 /// Where and how run results are POSTed after each run.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// The receiver (`http://` or `https://`).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^https?://")))]
     pub url: String,
     /// Signing secret (`whsec_…` for Standard Webhooks, or any text). Stored sealed;
     /// never returned.
+    #[cfg_attr(feature = "schema", schemars(with = "String", length(min = 8)))]
     pub signing_secret: secrecy::SecretString,
 }
 
@@ -228,6 +232,7 @@ impl WebhookConfig {
 }
 
 /// The webhook as the agent shows it: the secret is represented by its fingerprint.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WebhookInfo {
     /// The receiver.

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A version of an agent's policy envelope. The newest version is in force.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Policy {
     /// `po_…`
@@ -20,16 +21,23 @@ pub struct Policy {
 }
 
 /// `policies.create`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePolicy {
     /// The agent.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^ag_[0-9a-hjkmnp-tv-z]{26}$"))
+    )]
     pub agent_id: String,
     /// Cedar text (the product's dialect; see the policy module docs).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub document: String,
 }
 
 /// Which rewrite of the policy dialect produced a [`Translation`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TranslationRule {
@@ -42,6 +50,7 @@ pub enum TranslationRule {
 }
 
 /// One rewrite applied to a document before Cedar parses it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Translation {
     /// 1-based line of the start of `original` in the original document.

@@ -31,6 +31,7 @@ impl RunStatus {
 }
 
 /// A run of an agent.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Run {
     /// `run_…`
@@ -48,7 +49,7 @@ pub struct Run {
     #[serde(default)]
     pub error: Option<String>,
     /// Spend of executed skill calls (blocked calls are free).
-    pub cost_usd: f64,
+    pub cost_usd: crate::Usd,
     /// Promotion level the run ran at.
     pub promotion: PromotionLevel,
     /// The run loop (template) it runs.
@@ -75,6 +76,7 @@ pub struct Run {
 }
 
 /// `agents.run`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StartRun {
@@ -84,6 +86,7 @@ pub struct StartRun {
 }
 
 /// `runs.wait` on the wire.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WaitRun {
@@ -92,6 +95,7 @@ pub struct WaitRun {
 }
 
 /// One entry of a run's audit chain.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditEvent {
     /// 0, 1, … within the run.
@@ -117,6 +121,7 @@ pub struct AuditEvent {
 }
 
 /// A run's immutable audit record.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
     /// The run.
@@ -125,11 +130,16 @@ pub struct AuditRecord {
     pub agent_id: String,
     /// The chain.
     pub events: Vec<AuditEvent>,
-    /// Hash of the last event.
+    /// Hash of the chain's last event (of the whole chain, whichever page this is).
     pub head_hash: String,
+    /// Where the next page of events starts (pass it as `cursor`); `null` on the
+    /// last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// The answer of audit verification.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditVerification {
     /// The run.
@@ -163,6 +173,7 @@ wire_enum!(
 );
 
 /// A write held for approval at L2.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Approval {
     /// `apr_…`
@@ -190,6 +201,7 @@ pub struct Approval {
 }
 
 /// `approvals.approve` / `approvals.deny`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DecideApproval {
@@ -202,6 +214,7 @@ pub struct DecideApproval {
 pub const DONE: &str = "done";
 
 /// One event of a run's stream.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Position in the run's stream (the audit sequence number).

@@ -15,6 +15,7 @@ wire_enum!(
 );
 
 /// A vault entry's metadata. The value is never part of any answer.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VaultEntry {
     /// `vlt_…`
@@ -40,21 +41,37 @@ pub struct VaultEntry {
 }
 
 /// `vault.put`: creates an entry, or replaces the value of the same key (a rotation).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("if" = {"required": ["scope"], "properties": {"scope": {"const": "workspace"}}}, "then" = {"properties": {"agent_id": {"type": "null"}}}, "else" = {"required": ["agent_id"], "properties": {"agent_id": {"type": "string"}}})))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VaultPut {
     /// Owner agent; required for `agent` scope, absent for `workspace` scope.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^ag_[0-9a-hjkmnp-tv-z]{26}$"))
+    )]
     pub agent_id: Option<String>,
     /// Name, 1–64 of `a-z A-Z 0-9 - _ .`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+            length(min = 1, max = 64)
+        )
+    )]
     pub key: String,
     /// The secret value.
+    #[cfg_attr(feature = "schema", schemars(with = "String", length(min = 1)))]
     pub value: SecretString,
     /// Free text.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 1024)))]
     pub description: Option<String>,
     /// `agent` (default) or `workspace`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::VaultScope>"))]
     pub scope: Option<String>,
 }
 
@@ -145,10 +162,12 @@ impl VaultPut {
 }
 
 /// `vault.rotate`: a new value for an existing entry.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VaultRotate {
     /// The new secret value.
+    #[cfg_attr(feature = "schema", schemars(with = "String", length(min = 1)))]
     pub value: SecretString,
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::Tier;
 
 /// An isolated tenant: its agents, vault, policies and runs are invisible to others.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Workspace {
     /// `ws_…`
@@ -47,6 +48,7 @@ impl CreatedApiKey {
 }
 
 /// A notification in the workspace inbox (sent after each run at L1 notify).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InboxItem {
     /// `ntf_…`

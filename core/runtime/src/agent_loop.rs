@@ -19,7 +19,7 @@ use super::{RunContext, SkillOutcome, Template};
 #[cfg(feature = "llm-openai")]
 use crate::llm::OpenAiProvider;
 use crate::llm::{ChatRequest, ModelTurn, OfflineProvider, Provider};
-use heroa_protocol::{LlmConfig, ToolSpec, usd_to_micros};
+use heroa_protocol::{LlmConfig, ToolSpec, Usd};
 
 const DEFAULT_MAX_CALLS: u32 = 3;
 const DEFAULT_TTL: u64 = 120;
@@ -178,11 +178,14 @@ async fn run(ctx: RunContext) -> Result<Value, String> {
         total.prompt_tokens += turn.usage.prompt_tokens;
         total.completion_tokens += turn.usage.completion_tokens;
         total.total_tokens += turn.usage.total_tokens;
-        let cost = turn.usage.prompt_tokens as f64 / 1000.0 * cfg.prompt_usd_per_1k.unwrap_or(0.0)
-            + turn.usage.completion_tokens as f64 / 1000.0
-                * cfg.completion_usd_per_1k.unwrap_or(0.0);
+        let cost = (cfg.prompt_usd_per_1k.unwrap_or(Usd::ZERO))
+            .per_1k(turn.usage.prompt_tokens)
+            .saturating_add(
+                (cfg.completion_usd_per_1k.unwrap_or(Usd::ZERO))
+                    .per_1k(turn.usage.completion_tokens),
+            );
         ctx.charge(
-            usd_to_micros(cost),
+            cost,
             "llm.usage",
             json!({"model": model, "usage": turn.usage, "cost_usd": cost}),
         )

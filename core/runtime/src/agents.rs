@@ -4,6 +4,7 @@ use rusqlite::params;
 
 use super::Runtime;
 use crate::store::{is_unique_violation, to_json};
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{
@@ -98,14 +99,19 @@ impl Runtime {
             .ok_or_else(|| Error::not_found("agent", id))
     }
 
+    /// The workspace's agent named `name`, if any.
+    pub fn agent_named(&self, ws: &str, name: &str) -> Result<Option<Agent>> {
+        self.inner.store.get(
+            "SELECT data FROM agents WHERE workspace_id = ?1 AND name = ?2",
+            params![ws, name],
+        )
+    }
+
     /// Agents of the workspace, oldest first.
-    pub fn list_agents(&self, ws: &str) -> Result<List<Agent>> {
-        Ok(List {
-            items: self.inner.store.list(
-                "SELECT data FROM agents WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        })
+    pub fn list_agents(&self, ws: &str, page: &Page) -> Result<List<Agent>> {
+        self.inner
+            .store
+            .page("agents", "ag", &[("workspace_id", ws)], page)
     }
 
     fn save_agent(&self, ws: &str, agent: &Agent) -> Result<()> {

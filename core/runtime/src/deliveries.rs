@@ -17,6 +17,7 @@ use serde_json::json;
 use super::Runtime;
 use crate::clock::format_ms;
 use crate::store::to_json;
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{
@@ -105,21 +106,18 @@ impl Runtime {
     }
 
     /// Webhook deliveries, optionally of one agent, oldest first.
-    pub fn list_deliveries(&self, ws: &str, agent_id: Option<&str>) -> Result<List<Delivery>> {
-        let items = match agent_id {
-            Some(a) => {
-                check_id("agent_id", "ag", a)?;
-                self.inner.store.list(
-                    "SELECT data FROM deliveries WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY id",
-                    params![ws, a],
-                )?
-            }
-            None => self.inner.store.list(
-                "SELECT data FROM deliveries WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        };
-        Ok(List { items })
+    pub fn list_deliveries(
+        &self,
+        ws: &str,
+        agent_id: Option<&str>,
+        page: &Page,
+    ) -> Result<List<Delivery>> {
+        let mut filters = vec![("workspace_id", ws)];
+        if let Some(a) = agent_id {
+            check_id("agent_id", "ag", a)?;
+            filters.push(("agent_id", a));
+        }
+        self.inner.store.page("deliveries", "msg", &filters, page)
     }
 
     /// One delivery with its attempt log.

@@ -20,6 +20,7 @@ use super::Runtime;
 use crate::clock::format_ms;
 use crate::egress::EgressPolicy;
 use crate::store::to_json;
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::*;
@@ -414,13 +415,10 @@ impl Runtime {
     }
 
     /// Deployments of the workspace, oldest first.
-    pub fn list_deployments(&self, ws: &str) -> Result<List<Deployment>> {
-        Ok(List {
-            items: self.inner.store.list(
-                "SELECT data FROM deployments WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        })
+    pub fn list_deployments(&self, ws: &str, page: &Page) -> Result<List<Deployment>> {
+        self.inner
+            .store
+            .page("deployments", "dep", &[("workspace_id", ws)], page)
     }
 
     /// One deployment.

@@ -20,14 +20,13 @@ use heroa_protocol::audit::next_event;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::new_id;
 use heroa_protocol::{
-    Agent, Approval, ApprovalStatus, AuditEvent, PromotionLevel, Run, RunStatus, SkillKind,
-    micros_to_usd, usd_to_micros,
+    Agent, Approval, ApprovalStatus, AuditEvent, PromotionLevel, Run, RunStatus, SkillKind, Usd,
 };
 
 /// Per-run counters.
 #[derive(Default)]
 struct Tally {
-    cost_micros: i64,
+    cost: Usd,
     executed: u32,
     blocked: u32,
     shadowed: u32,
@@ -133,8 +132,8 @@ impl RunContext {
     }
 
     /// Spend so far, in USD.
-    pub fn cost_usd(&self) -> f64 {
-        micros_to_usd(self.state.tally.locked().cost_micros)
+    pub fn cost_usd(&self) -> Usd {
+        self.state.tally.locked().cost
     }
 
     /// Calls a skill under the agent's policy envelope and promotion level.
@@ -167,7 +166,7 @@ impl RunContext {
             return Ok(SkillOutcome::Failed { error });
         };
         let info = &skill.info;
-        let cost_so_far = st.tally.locked().cost_micros;
+        let cost_so_far = st.tally.locked().cost;
 
         // 1. The policy envelope: the agent's own, under each ancestor's (a sub-agent
         //    can never do what its parent cannot).
@@ -186,9 +185,9 @@ impl RunContext {
                             SkillKind::Write | SkillKind::Unknown => PolicySkillKind::Write,
                         },
                         external: info.external,
-                        cost_usd: info.cost_usd,
+                        cost_usd: info.cost_usd.as_f64(),
                     },
-                    run_cost_usd: micros_to_usd(cost_so_far),
+                    run_cost_usd: cost_so_far.as_f64(),
                     context,
                 };
                 let d = engine.check(&req);
@@ -205,7 +204,7 @@ impl RunContext {
             st.audit(
                 "action.blocked",
                 json!({"skill": skill_name, "kind": info.kind, "args": args, "reason": decision.1,
-                       "decision": decision.2, "run_cost_usd": micros_to_usd(cost_so_far)}),
+                       "decision": decision.2, "run_cost_usd": cost_so_far}),
                 None,
             )?;
             return Ok(SkillOutcome::Blocked { reason: decision.1 });
@@ -275,11 +274,10 @@ impl RunContext {
                 return Err(run_cancelled());
             }
         };
-        let cost = usd_to_micros(info.cost_usd);
         {
             let mut t = st.tally.locked();
             t.executed += 1;
-            t.cost_micros += cost;
+            t.cost = t.cost.saturating_add(info.cost_usd);
         }
         let secrets = st.secrets();
         match result {
@@ -324,8 +322,11 @@ impl RunContext {
     }
 
     /// Adds spend that is not a skill call (model tokens) to the run.
-    pub(crate) fn charge(&self, micros: i64, kind: &str, data: Value) -> Result<()> {
-        self.state.tally.locked().cost_micros += micros;
+    pub(crate) fn charge(&self, cost: Usd, kind: &str, data: Value) -> Result<()> {
+        {
+            let mut t = self.state.tally.locked();
+            t.cost = t.cost.saturating_add(cost);
+        }
         self.state.audit(kind, data, None)
     }
 
@@ -491,7 +492,7 @@ async fn execute_inner(
 
     let tally = std::mem::take(&mut *state.tally.locked());
     let secrets = state.secrets();
-    run.cost_usd = micros_to_usd(tally.cost_micros);
+    run.cost_usd = tally.cost;
     run.actions_executed = tally.executed;
     run.actions_blocked = tally.blocked;
     run.actions_shadowed = tally.shadowed;
@@ -535,7 +536,7 @@ impl Runtime {
             agent_id: agent.id.clone(),
             run_id: run.id.clone(),
             message: format!(
-                "Run {} of agent {} finished {} (cost ${:.4}, {} executed, {} blocked)",
+                "Run {} of agent {} finished {} (cost ${}, {} executed, {} blocked)",
                 run.id,
                 agent.name,
                 run.status,

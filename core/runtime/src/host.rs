@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::Locked;
 use heroa_protocol::error::Result;
-use heroa_protocol::{SkillInfo, SkillKind, TemplateInfo};
+use heroa_protocol::{SkillInfo, SkillKind, TemplateInfo, Usd};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -48,7 +48,7 @@ impl Skill {
                 name: name.into(),
                 kind,
                 external: false,
-                cost_usd: 0.0,
+                cost_usd: Usd::ZERO,
                 description: None,
             },
             handler: Arc::new(move |call| Box::pin(handler(call))),
@@ -56,7 +56,7 @@ impl Skill {
     }
 
     /// Spend charged per executed call.
-    pub fn cost_usd(mut self, usd: f64) -> Self {
+    pub fn cost_usd(mut self, usd: Usd) -> Self {
         self.info.cost_usd = usd;
         self
     }

@@ -59,6 +59,7 @@ pub use stream::RunEvents;
 use crate::clock::Clock;
 use crate::sealing::SealingKey;
 use crate::store::{Durability, Store};
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::new_id;
 use heroa_protocol::{CreatedApiKey, InboxItem, List, Tier, Workspace};
@@ -451,12 +452,11 @@ impl Runtime {
 
     /// All workspaces.
     pub fn list_workspaces(&self) -> Result<List<Workspace>> {
-        Ok(List {
-            items: self
-                .inner
+        Ok(List::all(
+            self.inner
                 .store
                 .list("SELECT data FROM workspaces ORDER BY id", [])?,
-        })
+        ))
     }
 
     /// Records that the workspace accepted the SOC 2 report (needed for L4 trusted).
@@ -545,13 +545,10 @@ impl Runtime {
     }
 
     /// The workspace inbox (L1 notify notifications), oldest first.
-    pub fn list_inbox(&self, ws: &str) -> Result<List<InboxItem>> {
-        Ok(List {
-            items: self.inner.store.list(
-                "SELECT data FROM inbox WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        })
+    pub fn list_inbox(&self, ws: &str, page: &Page) -> Result<List<InboxItem>> {
+        self.inner
+            .store
+            .page("inbox", "ntf", &[("workspace_id", ws)], page)
     }
 
     /// Registers (or replaces) a skill.
@@ -560,12 +557,6 @@ impl Runtime {
         check_skill_name(&name)?;
         if skill.info.kind == heroa_protocol::SkillKind::Unknown {
             return Err(Error::invalid("kind", "kind must be read or write"));
-        }
-        if !(skill.info.cost_usd.is_finite() && skill.info.cost_usd >= 0.0) {
-            return Err(Error::invalid(
-                "cost_usd",
-                "cost_usd must be a finite number ≥ 0",
-            ));
         }
         self.inner.skills.writing().insert(name, skill);
         Ok(())
@@ -590,7 +581,7 @@ impl Runtime {
             .values()
             .map(|s| s.info.clone())
             .collect();
-        List { items }
+        List::all(items)
     }
 
     /// Registered templates, by name.
@@ -602,7 +593,7 @@ impl Runtime {
             .values()
             .map(|t| t.info.clone())
             .collect();
-        List { items }
+        List::all(items)
     }
 
     /// An `invalid_argument` on `template` (listing the registered ones) unless

@@ -7,6 +7,7 @@ use super::Runtime;
 use crate::store::to_json;
 use heroa_policy::document_error;
 use heroa_policy::{AgentInfo, Ancestor, PolicyEngine};
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{CreatePolicy, List, Policy};
@@ -52,21 +53,18 @@ impl Runtime {
     }
 
     /// Policy versions, optionally of one agent, oldest first.
-    pub fn list_policies(&self, ws: &str, agent_id: Option<&str>) -> Result<List<Policy>> {
-        let items = match agent_id {
-            Some(a) => {
-                check_id("agent_id", "ag", a)?;
-                self.inner.store.list(
-                    "SELECT data FROM policies WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY version",
-                    params![ws, a],
-                )?
-            }
-            None => self.inner.store.list(
-                "SELECT data FROM policies WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        };
-        Ok(List { items })
+    pub fn list_policies(
+        &self,
+        ws: &str,
+        agent_id: Option<&str>,
+        page: &Page,
+    ) -> Result<List<Policy>> {
+        let mut filters = vec![("workspace_id", ws)];
+        if let Some(a) = agent_id {
+            check_id("agent_id", "ag", a)?;
+            filters.push(("agent_id", a));
+        }
+        self.inner.store.page("policies", "po", &filters, page)
     }
 
     /// One policy version.

@@ -435,15 +435,20 @@ impl Runtime {
                 )
                 .with_field("endpoint")
             })?;
-        let dep = self
-            .list_deployments(ws)?
-            .items
+        // The running deployments whose id ends with the label (a service's host name
+        // is the tail of its id).
+        let running: Vec<Deployment> = if label.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.store.list(
+                "SELECT data FROM deployments WHERE workspace_id = ?1 AND status = 'running'
+                   AND substr(id, -length(?2)) = ?2",
+                rusqlite::params![ws, label],
+            )?
+        };
+        let dep = running
             .into_iter()
-            .find(|d| {
-                d.mode == DeployMode::Service
-                    && d.id.ends_with(label)
-                    && d.status == DeploymentStatus::Running
-            })
+            .find(|d| d.mode == DeployMode::Service && d.status == DeploymentStatus::Running)
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::NotFound,

@@ -11,6 +11,7 @@ use super::Locked;
 use super::Runtime;
 use super::execution::{execute, insert_event, save_run};
 use crate::store::{to_json, tx_get};
+use heroa_protocol::Page;
 use heroa_protocol::audit::next_event;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::{check_id, new_id};
@@ -88,7 +89,7 @@ impl Runtime {
             input,
             output: None,
             error: None,
-            cost_usd: 0.0,
+            cost_usd: heroa_protocol::Usd::ZERO,
             promotion: agent.promotion,
             template: template.unwrap_or(&agent.template).to_string(),
             actions_executed: 0,
@@ -167,21 +168,13 @@ impl Runtime {
     }
 
     /// Runs, optionally of one agent, oldest first.
-    pub fn list_runs(&self, ws: &str, agent_id: Option<&str>) -> Result<List<Run>> {
-        let items = match agent_id {
-            Some(a) => {
-                check_id("agent_id", "ag", a)?;
-                self.inner.store.list(
-                    "SELECT data FROM runs WHERE workspace_id = ?1 AND agent_id = ?2 ORDER BY id",
-                    params![ws, a],
-                )?
-            }
-            None => self.inner.store.list(
-                "SELECT data FROM runs WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        };
-        Ok(List { items })
+    pub fn list_runs(&self, ws: &str, agent_id: Option<&str>, page: &Page) -> Result<List<Run>> {
+        let mut filters = vec![("workspace_id", ws)];
+        if let Some(a) = agent_id {
+            check_id("agent_id", "ag", a)?;
+            filters.push(("agent_id", a));
+        }
+        self.inner.store.page("runs", "run", &filters, page)
     }
 
     /// Waits until the run ends, at most `timeout`; a `timeout` error if it has not.
@@ -231,7 +224,7 @@ impl Runtime {
         }
     }
 
-    /// The run's immutable audit record.
+    /// The run's immutable audit record, every event of it.
     pub fn audit(&self, ws: &str, run_id: &str) -> Result<AuditRecord> {
         let run = self.get_run(ws, run_id)?;
         let events: Vec<AuditEvent> = self.inner.store.list(
@@ -243,6 +236,42 @@ impl Runtime {
             agent_id: run.agent_id,
             head_hash: events.last().map(|e| e.hash.clone()).unwrap_or_default(),
             events,
+            next_cursor: None,
+        })
+    }
+
+    /// One page of the run's audit record: at most `page.limit()` events after the
+    /// cursor (the `next_cursor` of the page before), with the whole chain's head.
+    pub fn audit_page(&self, ws: &str, run_id: &str, page: &Page) -> Result<AuditRecord> {
+        let run = self.get_run(ws, run_id)?;
+        let limit = page.limit()?;
+        let after: i64 = match &page.cursor {
+            None => -1,
+            Some(c) => c.parse::<u32>().map(i64::from).map_err(|_| {
+                Error::invalid(
+                    "cursor",
+                    "cursor must be the next_cursor of a page of this run's audit record",
+                )
+            })?,
+        };
+        let mut events: Vec<AuditEvent> = self.inner.store.list(
+            "SELECT data FROM audit_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            params![run_id, after, i64::from(limit) + 1],
+        )?;
+        let next_cursor = (events.len() > limit as usize).then(|| {
+            events.truncate(limit as usize);
+            events.last().map(|e| e.seq.to_string()).unwrap_or_default()
+        });
+        let head: Option<AuditEvent> = self.inner.store.get(
+            "SELECT data FROM audit_events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [run_id],
+        )?;
+        Ok(AuditRecord {
+            run_id: run.id,
+            agent_id: run.agent_id,
+            head_hash: head.map(|e| e.hash).unwrap_or_default(),
+            events,
+            next_cursor,
         })
     }
 
@@ -253,21 +282,20 @@ impl Runtime {
     }
 
     /// Approvals, optionally only those with `status`, oldest first.
-    pub fn list_approvals(&self, ws: &str, status: Option<&str>) -> Result<List<Approval>> {
-        let items = match status {
-            Some(s) => {
-                let s = ApprovalStatus::parse_field("status", s)?;
-                self.inner.store.list(
-                    "SELECT data FROM approvals WHERE workspace_id = ?1 AND status = ?2 ORDER BY id",
-                    params![ws, s.as_str()],
-                )?
-            }
-            None => self.inner.store.list(
-                "SELECT data FROM approvals WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        };
-        Ok(List { items })
+    pub fn list_approvals(
+        &self,
+        ws: &str,
+        status: Option<&str>,
+        page: &Page,
+    ) -> Result<List<Approval>> {
+        let mut filters = vec![("workspace_id", ws)];
+        let status = status
+            .map(|s| ApprovalStatus::parse_field("status", s))
+            .transpose()?;
+        if let Some(s) = &status {
+            filters.push(("status", s.as_str()));
+        }
+        self.inner.store.page("approvals", "apr", &filters, page)
     }
 
     /// One approval.

@@ -13,6 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use heroa_protocol::error::{Error, Result};
 
@@ -81,20 +82,99 @@ CREATE TABLE IF NOT EXISTS idempotency (
   body BLOB NOT NULL, PRIMARY KEY (workspace_id, key));
 "#;
 
+/// One migration: SQL, or a function over the open transaction (for rewrites of the
+/// stored JSON that SQL cannot say simply).
+enum Migration {
+    Sql(&'static str),
+    Rust(fn(&rusqlite::Transaction) -> Result<()>),
+}
+
 /// The schema's migrations, in order: migration `n` (1-based) takes a file from
 /// `user_version` `n - 1` to `n`. Append, never edit: files in the field have run
 /// the ones before. Each runs in one transaction with its version bump.
-const MIGRATIONS: &[&str] = &[
-    SCHEMA,
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(SCHEMA),
     // 2: lookups by (workspace, id) for the lists' cursors, newest last.
-    r#"
+    Migration::Sql(
+        r#"
 CREATE INDEX IF NOT EXISTS agents_by_workspace ON agents (workspace_id, id);
 CREATE INDEX IF NOT EXISTS runs_by_workspace ON runs (workspace_id, id);
 CREATE INDEX IF NOT EXISTS deployments_by_workspace ON deployments (workspace_id, id);
 CREATE INDEX IF NOT EXISTS approvals_by_workspace ON approvals (workspace_id, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_workspace ON deliveries (workspace_id, id);
 "#,
+    ),
+    // 3: money as exact decimal strings (it was stored as JSON numbers).
+    Migration::Rust(money_as_decimal_strings),
 ];
+
+/// Migration 3: every stored amount of money that is a JSON number becomes the
+/// decimal string the protocol now carries (rounded to the micro-dollar, which is
+/// what the runtime counted in): a run's `cost_usd`, an agent's model prices, and
+/// the same fields of stored idempotent answers. Audit events keep their bytes (their
+/// hashes cover them).
+fn money_as_decimal_strings(tx: &rusqlite::Transaction) -> Result<()> {
+    fn fix(v: &mut Value, key: &str) -> bool {
+        let Some(slot) = v.get_mut(key) else {
+            return false;
+        };
+        let Some(usd) = slot.as_f64() else {
+            return false;
+        };
+        let micros = (usd * 1_000_000.0)
+            .round()
+            .clamp(0.0, heroa_protocol::MAX_USD_MICROS as f64);
+        let amount = heroa_protocol::Usd::from_micros(micros as i64).unwrap_or_default();
+        *slot = Value::String(amount.to_string());
+        true
+    }
+    fn fix_run(v: &mut Value) -> bool {
+        fix(v, "cost_usd")
+    }
+    fn fix_agent(v: &mut Value) -> bool {
+        let mut changed = false;
+        if let Some(configs) = v.get_mut("llm_configs").and_then(Value::as_array_mut) {
+            for cfg in configs {
+                changed |= fix(cfg, "prompt_usd_per_1k");
+                changed |= fix(cfg, "completion_usd_per_1k");
+            }
+        }
+        changed
+    }
+    fn fix_answer(v: &mut Value) -> bool {
+        fix_run(v) | fix_agent(v)
+    }
+    /// (table, JSON column, whether the column holds bytes, the rewrite)
+    type Rewrite = (&'static str, &'static str, bool, fn(&mut Value) -> bool);
+    let tables: [Rewrite; 3] = [
+        ("runs", "data", false, fix_run),
+        ("agents", "data", false, fix_agent),
+        ("idempotency", "body", true, fix_answer),
+    ];
+    for (table, column, bytes, rewrite) in tables {
+        let rows: Vec<(i64, Vec<u8>)> = tx
+            .prepare(&format!(
+                "SELECT rowid, CAST({column} AS BLOB) FROM {table}"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let update = format!("UPDATE {table} SET {column} = ?1 WHERE rowid = ?2");
+        for (rowid, stored) in rows {
+            let Ok(mut v) = serde_json::from_slice::<Value>(&stored) else {
+                continue;
+            };
+            if rewrite(&mut v) {
+                let text = serde_json::to_string(&v)?;
+                if bytes {
+                    tx.execute(&update, params![text.into_bytes(), rowid])?;
+                } else {
+                    tx.execute(&update, params![text, rowid])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Guards re-asserted on every open, whatever the schema version: someone with write
 /// access to the file who dropped them gets them back (and the audit chain still
@@ -129,9 +209,12 @@ fn schema_version(conn: &Connection, path: Option<&Path>) -> Result<usize> {
 
 /// Brings the file from schema version `found` up to [`SCHEMA_VERSION`].
 fn migrate(conn: &mut Connection, found: usize) -> Result<()> {
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(found) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Rust(f) => f(&tx)?,
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -256,6 +339,56 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of `table`'s rows whose columns equal `filters` (column, value), in id
+    /// order: at most `page.limit()` rows after the cursor, which is the last id of
+    /// the page before (checked to be an id with `prefix`; the error names `cursor`).
+    pub(crate) fn page<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        prefix: &str,
+        filters: &[(&str, &str)],
+        page: &heroa_protocol::Page,
+    ) -> Result<heroa_protocol::List<T>> {
+        let limit = page.limit()?;
+        let mut sql = format!("SELECT id, data FROM {table} WHERE ");
+        let mut args: Vec<&str> = Vec::with_capacity(filters.len() + 1);
+        for (i, (column, value)) in filters.iter().enumerate() {
+            sql.push_str(&format!("{column} = ?{} AND ", i + 1));
+            args.push(value);
+        }
+        if let Some(cursor) = &page.cursor {
+            heroa_protocol::ids::check_id("cursor", prefix, cursor).map_err(|_| {
+                Error::invalid(
+                    "cursor",
+                    "cursor must be the next_cursor of a page of this list",
+                )
+            })?;
+            sql.push_str(&format!("id > ?{} AND ", args.len() + 1));
+            args.push(cursor);
+        }
+        sql.push_str(&format!("1 ORDER BY id LIMIT {}", u64::from(limit) + 1));
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for row in rows {
+            let (id, data) = row?;
+            if items.len() == limit as usize {
+                // One more row exists: this page ends at the one before.
+                return Ok(heroa_protocol::List {
+                    items,
+                    next_cursor: last,
+                });
+            }
+            items.push(from_json(&data)?);
+            last = Some(id);
+        }
+        Ok(heroa_protocol::List::all(items))
+    }
+
     /// Executes one statement.
     pub(crate) fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
         Ok(self.conn().prepare_cached(sql)?.execute(params)?)
@@ -282,4 +415,52 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
         rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_3_turns_stored_money_into_decimal_strings_and_keeps_the_rest() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 0).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            r#"
+INSERT INTO runs VALUES ('run_1', 'ws', 'ag', 'complete', '{"id":"run_1","cost_usd":0.35,"input":{"cost_usd":1.5}}');
+INSERT INTO runs VALUES ('run_2', 'ws', 'ag', 'complete', '{"id":"run_2","cost_usd":"0.1"}');
+INSERT INTO agents VALUES ('ag', 'ws', 'a', '{"id":"ag","llm_configs":[{"provider":"offline","prompt_usd_per_1k":0.0025,"completion_usd_per_1k":10}]}');
+INSERT INTO idempotency VALUES ('ws', 'k', 'h', 201, CAST('{"id":"run_3","cost_usd":1e-6}' AS BLOB));
+INSERT INTO idempotency VALUES ('ws', 'k2', 'h', 201, CAST('not json' AS BLOB));
+"#,
+        )
+        .unwrap();
+        migrate(&mut conn, 2).unwrap();
+        let text = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            text("SELECT data FROM runs WHERE id = 'run_1'"),
+            r#"{"id":"run_1","cost_usd":"0.35","input":{"cost_usd":1.5}}"#
+        );
+        assert_eq!(
+            text("SELECT data FROM runs WHERE id = 'run_2'"),
+            r#"{"id":"run_2","cost_usd":"0.1"}"#
+        );
+        assert_eq!(
+            text("SELECT data FROM agents"),
+            r#"{"id":"ag","llm_configs":[{"provider":"offline","prompt_usd_per_1k":"0.0025","completion_usd_per_1k":"10"}]}"#
+        );
+        let body = |key: &str| -> Vec<u8> {
+            conn.query_row("SELECT body FROM idempotency WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(body("k"), br#"{"id":"run_3","cost_usd":"0.000001"}"#);
+        assert_eq!(body("k2"), b"not json");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, SCHEMA_VERSION);
+    }
 }

@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use super::Runtime;
 use crate::sealing::fingerprint;
 use crate::store::{to_json, tx_get};
+use heroa_protocol::Page;
 use heroa_protocol::error::{Error, ErrorKind, Result};
 use heroa_protocol::ids::{check_id, new_id};
 use heroa_protocol::{List, Tier, VaultEntry, VaultPut, VaultRotate, VaultScope};
@@ -76,21 +77,18 @@ impl Runtime {
     }
 
     /// Vault entries (metadata only), optionally of one agent.
-    pub fn vault_list(&self, ws: &str, agent_id: Option<&str>) -> Result<List<VaultEntry>> {
-        let items = match agent_id {
-            Some(a) => {
-                check_id("agent_id", "ag", a)?;
-                self.inner.store.list(
-                    "SELECT data FROM vault WHERE workspace_id = ?1 AND owner = ?2 ORDER BY id",
-                    params![ws, a],
-                )?
-            }
-            None => self.inner.store.list(
-                "SELECT data FROM vault WHERE workspace_id = ?1 ORDER BY id",
-                [ws],
-            )?,
-        };
-        Ok(List { items })
+    pub fn vault_list(
+        &self,
+        ws: &str,
+        agent_id: Option<&str>,
+        page: &Page,
+    ) -> Result<List<VaultEntry>> {
+        let mut filters = vec![("workspace_id", ws)];
+        if let Some(a) = agent_id {
+            check_id("agent_id", "ag", a)?;
+            filters.push(("owner", a));
+        }
+        self.inner.store.page("vault", "vlt", &filters, page)
     }
 
     /// One entry's metadata.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use heroa_protocol::{SkillKind, StartRun};
+use heroa_protocol::{Page, SkillKind, StartRun};
 use heroa_runtime::store::SCHEMA_VERSION;
 use heroa_runtime::{Runtime, RuntimeOptions, Skill};
 use serde_json::json;
@@ -43,7 +43,7 @@ async fn a_file_of_the_first_release_opens_migrated_with_nothing_lost() {
 
     let rt = Runtime::open(RuntimeOptions::file(&db)).unwrap();
     let ws = rt.default_workspace().to_string();
-    let agents = rt.list_agents(&ws).unwrap().items;
+    let agents = rt.list_agents(&ws, &Page::default()).unwrap().items;
     assert_eq!(agents.len(), 1);
     let agent = &agents[0];
     assert_eq!(
@@ -52,7 +52,7 @@ async fn a_file_of_the_first_release_opens_migrated_with_nothing_lost() {
     );
 
     // The old run and its format-1 chain.
-    let runs = rt.list_runs(&ws, None).unwrap().items;
+    let runs = rt.list_runs(&ws, None, &Page::default()).unwrap().items;
     assert_eq!(runs.len(), 1);
     let record = rt.audit(&ws, &runs[0].id).unwrap();
     assert!(record.events.iter().all(|e| e.chain_version == 1));
@@ -92,7 +92,13 @@ async fn a_file_of_the_first_release_opens_migrated_with_nothing_lost() {
 
     // Opening again applies nothing twice.
     let rt = Runtime::open(RuntimeOptions::file(&db)).unwrap();
-    assert_eq!(rt.list_runs(&ws, None).unwrap().items.len(), 2);
+    assert_eq!(
+        rt.list_runs(&ws, None, &Page::default())
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 }
 
 #[test]

@@ -18,17 +18,27 @@ use super::AppState;
 use heroa_protocol::error::{Error, Result};
 use heroa_protocol::{StartRun, ToolSpec};
 
-/// The Heroku Agents API's request body.
+/// The Heroku Agents API's request body (`POST /v1/agents/heroku`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct HerokuRequest {
+pub(crate) struct HerokuRequest {
+    /// The model; overrides the agent config's model.
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     model: String,
+    /// The conversation so far, at least one message.
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "heroku_messages"))]
     messages: Vec<Value>,
+    /// Tools (default none); each names a skill registered with the runtime.
     #[serde(default)]
     tools: Vec<HerokuTool>,
+    /// Sampling temperature, 0–1.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 0.0, max = 1.0)))]
     temperature: Option<f64>,
+    /// Nucleus sampling, 0–1 (accepted; not passed on).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 0.0, max = 1.0)))]
     top_p: Option<f64>,
     #[serde(default)]
     #[expect(
@@ -44,10 +54,14 @@ pub(super) struct HerokuRequest {
     stop: Option<Vec<String>>,
 }
 
+/// A tool of a Heroku request.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HerokuTool {
+    /// `heroku_tool` or `mcp`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["heroku_tool", "mcp"])))]
     kind: String,
     name: String,
     #[serde(default)]
@@ -56,6 +70,9 @@ struct HerokuTool {
     runtime_params: Option<RuntimeParams>,
 }
 
+/// `runtime_params` of a Heroku tool.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "HerokuRuntimeParams"))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuntimeParams {
@@ -71,9 +88,13 @@ struct RuntimeParams {
         reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
     )]
     dyno_size: Option<String>,
+    /// Per-call timeout in seconds, 1–120.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1, max = 120)))]
     ttl_seconds: Option<u64>,
+    /// Calls allowed per run, at least 1.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
     max_calls: Option<u32>,
     #[serde(default)]
     #[expect(
@@ -81,6 +102,16 @@ struct RuntimeParams {
         reason = "accepted for Heroku compatibility; Heroa's loop does not use it (documented in openapi.json)"
     )]
     tool_params: Option<Value>,
+}
+
+/// `messages`: at least one `HerokuMessage`.
+#[cfg(feature = "openapi")]
+fn heroku_messages(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"$ref": "#/components/schemas/HerokuMessage"}
+    })
 }
 
 fn validate(s: &AppState, req: &HerokuRequest) -> Result<Vec<ToolSpec>> {
@@ -178,10 +209,7 @@ fn agent_id(s: &AppState, ws: &str, headers: &axum::http::HeaderMap) -> Result<S
             .map(|a| a.id)
             .map_err(|e| e.with_field("Heroa-Agent"));
     }
-    s.rt.list_agents(ws)?
-        .items
-        .into_iter()
-        .find(|a| a.name == named)
+    s.rt.agent_named(ws, named)?
         .map(|a| a.id)
         .ok_or_else(|| Error::not_found("agent", named).with_field("Heroa-Agent"))
 }

@@ -24,6 +24,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 mod heroku;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 
 use heroa_protocol::error::{Error, ErrorKind};
 use heroa_runtime::{IdempotencyRecord, Runtime};

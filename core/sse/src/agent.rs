@@ -16,10 +16,18 @@ use super::{Decoder, Event};
 /// A completion object as carried by a `message` event. Serializes back to the
 /// same JSON (same fields, same order) for the objects Heroa emits, so a server
 /// can build and emit these.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "A completion object: the `data` of an `event: message` Server-Sent Event (the Heroku Agents API's format)."
+    )
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
     pub id: String,
     /// `chat.completion` or `tool.completion`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["chat.completion", "tool.completion"])))]
     pub object: String,
     /// Unix seconds.
     pub created: u64,
@@ -28,10 +36,13 @@ pub struct Completion {
     /// `{}` on the wire when `None` (tool completions); an absent or `null`
     /// `usage` also reads as `None`.
     #[serde(default, with = "usage_object")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "usage_schema"))]
     pub usage: Option<Usage>,
 }
 
 /// One choice of a [`Completion`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CompletionChoice"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
     pub index: u32,
@@ -42,6 +53,8 @@ pub struct Choice {
 }
 
 /// The message of a [`Choice`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CompletionMessage"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChoiceMessage {
     /// `assistant` or `tool`.
@@ -58,6 +71,7 @@ pub struct ChoiceMessage {
 }
 
 /// A tool call as it is on the wire (arguments as a JSON string).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompletionToolCall {
     pub id: String,
@@ -68,6 +82,8 @@ pub struct CompletionToolCall {
 }
 
 /// The function of a [`CompletionToolCall`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CompletionFunction"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCall {
     pub name: String,
@@ -76,6 +92,8 @@ pub struct FunctionCall {
 }
 
 /// Token usage of a completion.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CompletionUsage"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: u64,
@@ -472,4 +490,14 @@ mod usage_object {
             }
         })
     }
+}
+
+/// `usage`: token counts, or `{}` (tool completions).
+#[cfg(feature = "schema")]
+fn usage_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let usage = g.subschema_for::<Usage>();
+    schemars::json_schema!({
+        "description": "Token counts of a model turn; `{}` for a tool completion.",
+        "anyOf": [usage, {"type": "object", "additionalProperties": false}]
+    })
 }
