@@ -2591,3 +2591,159 @@ async fn a_real_flow_answers_what_the_document_declares() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Input the server refuses that the document refuses too (so a client validating
+/// against the document, or a fuzzer generating from it, learns the same rules),
+/// each a 400 naming the field on a live server — and what the document leaves to
+/// the server, said here so it is a decision and not an accident.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_document_refuses_what_the_server_refuses() {
+    let doc = Doc::load();
+    let (rt, key, server) = start().await;
+    let api = Api::new(&doc, server.url(), key.reveal());
+    let agent = api
+        .send(Req::new("POST", "/v1/agents").json(json!({"name": "strict", "region": "us-east"})))
+        .await
+        .expect(201);
+    let ag = str_of(&agent["id"]).to_string();
+    let cases: Vec<(&str, &str, Value, &str)> = vec![
+        // Deploy: what each mode takes.
+        ("POST", "/v1/deployments", json!({"mode": "app"}), "source"),
+        (
+            "POST",
+            "/v1/deployments",
+            json!({"mode": "service", "source": ""}),
+            "source",
+        ),
+        (
+            "POST",
+            "/v1/deployments",
+            json!({"mode": "service", "source": "img:1", "template": "sequence"}),
+            "template",
+        ),
+        (
+            "POST",
+            "/v1/deployments",
+            json!({"mode": "agent", "template": "sequence", "source": "img:1"}),
+            "source",
+        ),
+        (
+            "POST",
+            "/v1/deployments",
+            json!({"mode": "agent", "ttl": "0h", "template": "sequence"}),
+            "ttl",
+        ),
+        // Policies: a document that says nothing.
+        (
+            "POST",
+            "/v1/policies",
+            json!({"agent_id": ag, "document": ""}),
+            "document",
+        ),
+        (
+            "POST",
+            "/v1/policies",
+            json!({"agent_id": ag, "document": " \n\t"}),
+            "document",
+        ),
+        // Vault: scope and owner go together.
+        (
+            "POST",
+            "/v1/vault",
+            json!({"key": "k", "value": "v"}),
+            "agent_id",
+        ),
+        (
+            "POST",
+            "/v1/vault",
+            json!({"key": "k", "value": "v", "scope": "workspace", "agent_id": ag}),
+            "agent_id",
+        ),
+        (
+            "POST",
+            "/v1/vault",
+            json!({"key": "k", "value": "", "agent_id": ag}),
+            "value",
+        ),
+        // Agents: bounded settings.
+        (
+            "POST",
+            "/v1/agents",
+            json!({"name": "x", "region": "us-east", "max_steps": 117.0}),
+            "max_steps",
+        ),
+        (
+            "POST",
+            "/v1/agents",
+            json!({"name": "x", "region": "mars"}),
+            "region",
+        ),
+        (
+            "POST",
+            "/v1/agents",
+            json!({"name": "x", "region": "us-east", "llm_configs": [{"provider": "offline", "model": "m"}]}),
+            "llm_configs[0].script",
+        ),
+        (
+            "POST",
+            "/v1/agents",
+            json!({"name": "x", "region": "us-east",
+                   "llm_configs": [{"provider": "openai", "model": "m", "prompt_usd_per_1k": 0.5}]}),
+            "llm_configs[0].prompt_usd_per_1k",
+        ),
+    ];
+    for (method, route, body, field) in cases {
+        api.send(Req::new(method, route).json(body).invalid())
+            .await
+            .expect_error(400, "invalid_argument", Some(field));
+    }
+    // The Heroku Agents API's endpoint: at least one message.
+    api.send(
+        Req::new("POST", "/v1/agents/heroku")
+            .header("Heroa-Agent", ag.clone())
+            .json(json!({"model": "m", "messages": []}))
+            .invalid(),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("messages"));
+    // A whole number written as a float is that integer, to the document (JSON
+    // Schema) and to the server alike.
+    api.send(
+        Req::new("POST", "/v1/agents")
+            .json(json!({"name": "floaty", "region": "us-east", "max_steps": 17.0})),
+    )
+    .await
+    .expect(201);
+    // Left to the server: whether a template is registered (host programs register
+    // their own, so the document names the form, not the set) and whether a
+    // policy document is valid Cedar.
+    api.send(
+        Req::new("POST", "/v1/agents")
+            .json(json!({"name": "y", "region": "us-east", "template": "not-registered"})),
+    )
+    .await
+    .expect_error(400, "invalid_argument", Some("template"));
+    api.send(Req::new("POST", "/v1/policies").json(json!({"agent_id": ag, "document": "permit("})))
+        .await
+        .expect_error(400, "invalid_argument", Some("document"));
+    // Nothing refused was stored.
+    let ws = rt.default_workspace();
+    assert_eq!(
+        rt.list_agents(ws, &Default::default()).unwrap().items.len(),
+        2
+    );
+    assert!(
+        rt.vault_list(ws, None, &Default::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        rt.list_policies(ws, None, &Default::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let deps = rt.list_deployments(ws, &Default::default()).unwrap().items;
+    assert!(deps.is_empty(), "{deps:#?}");
+}

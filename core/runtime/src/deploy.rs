@@ -133,6 +133,9 @@ impl Runtime {
             req.policy.clone().unwrap_or_default(),
             mode,
         )?;
+        if matches!(mode, DeployMode::App | DeployMode::Service) {
+            self.checked_source(&req)?;
+        }
         let now = self.inner.clock.now_ms();
         let id = new_id("dep");
         let name = req.name.clone().unwrap_or_else(|| {

@@ -222,13 +222,16 @@ impl Runtime {
         }
     }
 
-    pub(super) async fn deploy_process(
-        &self,
-        ws: &str,
-        dep: &mut Deployment,
-        req: &DeployRequest,
-    ) -> Result<()> {
-        let source = parse_source(req.source.as_ref().expect("checked"))?;
+    /// The `source` of an app or service deploy, read and checked — before anything
+    /// is stored, so a request with a bad one leaves no record.
+    pub(super) fn checked_source(&self, req: &DeployRequest) -> Result<Source> {
+        let Some(v) = req.source.as_ref() else {
+            return Err(Error::invalid(
+                "source",
+                "source is required in app and service mode",
+            ));
+        };
+        let source = parse_source(v)?;
         if let Source::Dir { path, .. } | Source::Tarball { path, .. } = &source
             && !path.exists()
         {
@@ -237,6 +240,16 @@ impl Runtime {
                 format!("source {} does not exist", path.display()),
             ));
         }
+        Ok(source)
+    }
+
+    pub(super) async fn deploy_process(
+        &self,
+        ws: &str,
+        dep: &mut Deployment,
+        req: &DeployRequest,
+    ) -> Result<()> {
+        let source = self.checked_source(req)?;
         let dir = self.deployment_dir(&dep.id);
         let prepared = executor::prepare(&source, &dir)
             .await

@@ -17,6 +17,12 @@ fn unsupported() -> Error {
 }
 
 impl Runtime {
+    /// Without local processes there is no source to check: the deploy answers
+    /// `failed_precondition` before anything is stored.
+    pub(super) fn checked_source(&self, _req: &DeployRequest) -> Result<()> {
+        Err(unsupported().with_field("mode"))
+    }
+
     pub(super) async fn deploy_process(
         &self,
         _ws: &str,
