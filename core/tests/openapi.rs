@@ -851,8 +851,8 @@ fn request_schemas_accept_and_reject_what_serde_does() {
         (
             "DeployRequest",
             deserializes::<DeployRequest>,
-            json!({"mode": "service", "region": "eu-west", "resource_tier": "large", "ttl": "24h", "policy": deploy_policy,
-                   "template": null, "source": {"repo": "https://git.example/app.git", "ref": "main", "command": ["npm", "start"]},
+            json!({"mode": "agent", "region": "eu-west", "resource_tier": "large", "ttl": "24h", "policy": deploy_policy,
+                   "template": "noop", "source": null,
                    "name": "svc-1", "idempotency_key": "deploy-1", "parent_agent_id": ag, "public": true, "gpu": false,
                    "health_path": "/healthz"}),
         ),
@@ -2693,7 +2693,11 @@ async fn the_document_refuses_what_the_server_refuses() {
         ),
     ];
     for (method, route, body, field) in cases {
-        api.send(Req::new(method, route).json(body).invalid())
+        let mut req = Req::new(method, route).json(body).invalid();
+        if route.contains('{') {
+            req = req.id(&ag);
+        }
+        api.send(req)
             .await
             .expect_error(400, "invalid_argument", Some(field));
     }
@@ -2746,4 +2750,48 @@ async fn the_document_refuses_what_the_server_refuses() {
     );
     let deps = rt.list_deployments(ws, &Default::default()).unwrap().items;
     assert!(deps.is_empty(), "{deps:#?}");
+}
+
+/// The document's duration patterns take exactly what the server's parser takes,
+/// at every unit's bounds (approval windows up to 30 days, TTLs up to 365).
+#[test]
+fn duration_patterns_agree_with_the_parser_at_the_bounds() {
+    let doc = Doc::load();
+    let validator = Validator::new(&doc.v);
+    let register = doc.schema("RegisterAgent");
+    let extend = doc.schema("ExtendDeployment");
+    let mut texts = vec![
+        "0s".to_string(),
+        "persistent".into(),
+        "1".into(),
+        "s".into(),
+        "01d".into(),
+    ];
+    for max in [
+        heroa::protocol::MAX_APPROVAL_WINDOW_SECS,
+        heroa::protocol::MAX_TTL_SECS,
+    ] {
+        for (unit, per) in [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)] {
+            let top = max / per;
+            for n in [1, 9, 10, top / 2, top - 1, top, top + 1, top * 10] {
+                texts.push(format!("{n}{unit}"));
+                texts.push(format!("00{n}{unit}"));
+            }
+        }
+    }
+    for text in texts {
+        let window = heroa::protocol::parse_approval_window(&text).is_ok();
+        let body = json!({"name": "a", "region": "us-east", "approval_window": text});
+        assert_eq!(
+            validator.validate(register, &body).is_ok(),
+            window,
+            "approval_window {text:?}"
+        );
+        let ttl = heroa::protocol::parse_ttl(&text).is_ok();
+        assert_eq!(
+            validator.validate(extend, &json!({"ttl": text})).is_ok(),
+            ttl,
+            "ttl {text:?}"
+        );
+    }
 }

@@ -173,14 +173,25 @@ impl Args {
         }
     }
 
-    /// The rest as the operation's request type (`null` members are left out, so a
-    /// binding may pass every optional argument).
+    /// The rest as the operation's request type. `null` members are read as absent,
+    /// so a binding may pass every optional argument — but a member the type does
+    /// not have is refused, `null` or not.
     pub fn input<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let m: Map<String, Value> = std::mem::take(&mut self.rest)
+        let (nulls, set): (Map<String, Value>, Map<String, Value>) = std::mem::take(&mut self.rest)
             .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .collect();
-        decode(Value::Object(m))
+            .partition(|(_, v)| v.is_null());
+        let value = decode(Value::Object(set.clone()))?;
+        for key in nulls.keys() {
+            let mut probe = set.clone();
+            probe.insert(key.clone(), Value::Null);
+            if let Err(e) = decode::<T>(Value::Object(probe))
+                && e.field() == Some(key.as_str())
+                && e.message().contains("unknown field")
+            {
+                return Err(e);
+            }
+        }
+        Ok(value)
     }
 
     /// Refuses arguments the operation does not take.

@@ -408,3 +408,35 @@ async fn a_stream_handle_yields_events_to_done_and_closes_from_another_task() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn null_reads_as_absent_but_an_unknown_member_is_refused_even_when_null() {
+    let b = Bridge::new(Client::embedded(None).unwrap());
+    let agent = b
+        .call(
+            "agents.register",
+            r#"{"name": "n", "region": "us-east", "description": null, "max_steps": null}"#,
+            None,
+        )
+        .await
+        .unwrap();
+    let id = agent["id"].as_str().unwrap().to_string();
+    for bad in [r#"{"0": null}"#, r#"{"description": "d", "nope": null}"#] {
+        let args = format!(r#"{{"agent_id": "{id}", {}"#, &bad[1..]);
+        let e = b.call("agents.update", &args, None).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument, "{bad}: {e:?}");
+        assert!(
+            matches!(e.field.as_deref(), Some("0" | "nope")),
+            "{bad}: {e:?}"
+        );
+    }
+    let got = b
+        .call("agents.get", &format!(r#"{{"agent_id": "{id}"}}"#), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        got["description"],
+        serde_json::Value::Null,
+        "nothing was changed"
+    );
+}

@@ -128,7 +128,7 @@ pub struct RegisterAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "schema",
-        schemars(regex(pattern = r"^0*[1-9][0-9]*[smhd]$"))
+        schemars(schema_with = "crate::common::approval_window_schema")
     )]
     pub approval_window: Option<String>,
     /// Models for the `llm` run loop.
@@ -207,7 +207,7 @@ pub struct UpdateAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "schema",
-        schemars(regex(pattern = r"^0*[1-9][0-9]*[smhd]$"))
+        schemars(schema_with = "crate::common::approval_window_schema")
     )]
     pub approval_window: Option<String>,
     /// Rejected unless equal to the current region.

@@ -195,6 +195,57 @@ pub fn parse_duration(field: &str, text: &str, max_secs: u64) -> Result<u64> {
     }
 }
 
+/// A regular expression (ECMA 262) for the whole numbers 1 to `max`, without
+/// leading zeros.
+#[cfg(feature = "schema")]
+pub(crate) fn numbers_up_to(max: u64) -> String {
+    let digits: Vec<u8> = max.to_string().bytes().map(|b| b - b'0').collect();
+    let n = digits.len();
+    let any = |k: usize| match k {
+        0 => String::new(),
+        1 => "[0-9]".to_string(),
+        k => format!("[0-9]{{{k}}}"),
+    };
+    // Every shorter length, then each way of staying below `max` at one digit.
+    let mut alts: Vec<String> = (1..n).map(|len| format!("[1-9]{}", any(len - 1))).collect();
+    for (i, &d) in digits.iter().enumerate() {
+        let lo = u8::from(i == 0);
+        if d > lo {
+            let prefix: String = digits[..i].iter().map(|x| char::from(b'0' + x)).collect();
+            let class = if lo == d - 1 {
+                lo.to_string()
+            } else {
+                format!("[{lo}-{}]", d - 1)
+            };
+            alts.push(format!("{prefix}{class}{}", any(n - i - 1)));
+        }
+    }
+    alts.push(max.to_string());
+    format!("(?:{})", alts.join("|"))
+}
+
+/// A regular expression for the durations [`parse_duration`] takes up to `max_secs`.
+#[cfg(feature = "schema")]
+pub(crate) fn duration_pattern(max_secs: u64) -> String {
+    format!(
+        "0*(?:{}s|{}m|{}h|{}d)",
+        numbers_up_to(max_secs),
+        numbers_up_to(max_secs / 60),
+        numbers_up_to(max_secs / 3600),
+        numbers_up_to(max_secs / 86_400)
+    )
+}
+
+/// `approval_window`: a duration of at most 30 days.
+#[cfg(feature = "schema")]
+pub(crate) fn approval_window_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["string", "null"],
+        "pattern": format!("^{}$", duration_pattern(MAX_APPROVAL_WINDOW_SECS)),
+        "description": "How long a held write waits for a decision: a whole number and a unit (`s`, `m`, `h`, `d`), at most 30 days (default `24h`).",
+    })
+}
+
 /// An `approval_window` in seconds (at most [`MAX_APPROVAL_WINDOW_SECS`]).
 pub fn parse_approval_window(text: &str) -> Result<u64> {
     parse_duration("approval_window", text, MAX_APPROVAL_WINDOW_SECS)

@@ -46,12 +46,17 @@ wire_enum!(
 /// The policy of a deployment (the deploy guide): network egress, tool-call allow-list and
 /// secret scopes. For a sub-agent, each part is intersected with its parent's.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend(
+    "if" = {"required": ["allow_list"], "properties": {"allow_list": {"minItems": 1}}},
+    "then" = {"required": ["egress"], "properties": {"egress": {"enum": ["allow-list", "allow_list"]}}}
+)))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployPolicy {
     /// `allow-list` (only `allow_list` hosts), `none` or `open`. Default: `none` for
     /// apps and services, the parent's for sub-agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["allow-list", "allow_list", "none", "open", null])))]
     pub egress: Option<String>,
     /// Hosts for `egress: "allow-list"` (`api.stripe.com`, `*.example.com`, IPs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -70,7 +75,26 @@ pub struct DeployPolicy {
 
 /// `deploy`: the flagship primitive.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schema", schemars(extend("if" = {"properties": {"mode": {"const": "agent"}}}, "then" = {"required": ["template"], "properties": {"source": {"type": "null"}}}, "else" = {"required": ["source"], "properties": {"template": {"type": "null"}, "source": {"not": {"type": "null"}}}})))]
+#[cfg_attr(feature = "schema", schemars(extend(
+    "allOf" = [
+        {
+            "if": {"properties": {"mode": {"const": "agent"}}},
+            "then": {"required": ["template"], "properties": {"template": {"type": "string"}, "source": {"type": "null"}}},
+            "else": {
+                "required": ["source"],
+                "properties": {
+                    "template": {"type": "null"},
+                    "source": {"not": {"type": "null"}},
+                    "policy": {"anyOf": [{"type": "null"}, {"properties": {"tools": {"type": "null"}}}]}
+                }
+            }
+        },
+        {
+            "if": {"required": ["gpu"], "properties": {"gpu": {"const": true}}},
+            "then": {"required": ["resource_tier"], "properties": {"resource_tier": {"const": "large"}}}
+        }
+    ]
+)))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
@@ -87,10 +111,7 @@ pub struct DeployRequest {
     pub resource_tier: Option<String>,
     /// `15m`, `2h`, `24h`, any `<n>s|m|h|d`, or `persistent`. Default `2h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^(persistent|0*[1-9][0-9]*[smhd])$"))
-    )]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "optional_ttl_schema"))]
     pub ttl: Option<String>,
     /// Egress, tools and secret scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,10 +231,7 @@ pub struct Deployment {
 #[serde(deny_unknown_fields)]
 pub struct ExtendDeployment {
     /// New TTL from now (`2h`, `persistent`, …).
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^(persistent|0*[1-9][0-9]*[smhd])$"))
-    )]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "ttl_schema"))]
     pub ttl: String,
 }
 
@@ -228,6 +246,24 @@ pub fn parse_ttl(text: &str) -> Result<Option<u64>> {
             format!("ttl must be \"15m\", \"2h\", \"24h\", another <n>s|m|h|d of at most 365d, or \"persistent\"; got {text:?}"),
         )
     })
+}
+
+/// `ttl`: `persistent`, or a duration of at most 365 days.
+#[cfg(feature = "schema")]
+fn ttl_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": format!("^(?:persistent|{})$", crate::common::duration_pattern(crate::MAX_TTL_SECS)),
+        "description": "How long the deployment lives: a whole number and a unit (`s`, `m`, `h`, `d`), at most 365 days, or `persistent`.",
+    })
+}
+
+/// An optional `ttl` (default `2h`).
+#[cfg(feature = "schema")]
+fn optional_ttl_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut s = ttl_schema(g);
+    s.insert("type".into(), serde_json::json!(["string", "null"]));
+    s
 }
 
 /// `source`: what app and service mode run.

@@ -20,7 +20,10 @@ pub struct LlmConfig {
     pub role: Option<String>,
     /// `openai`: base URL of the API (default `https://api.openai.com/v1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^https?://")))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(url, regex(pattern = r"^https?://[^/?#\s]+"))
+    )]
     pub base_url: Option<String>,
     /// `openai`: the vault key holding the provider's API key (default `openai_api_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +70,7 @@ pub struct ScriptedToolCall {
     pub name: String,
     /// Arguments (a JSON object).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("type" = ["object", "null"])))]
     pub arguments: serde_json::Value,
 }
 
@@ -108,15 +112,8 @@ impl LlmConfig {
     pub fn validate(&self, field: &str) -> Result<()> {
         match self.provider.as_str() {
             "openai" => {
-                if self
-                    .base_url
-                    .as_ref()
-                    .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
-                {
-                    return Err(Error::invalid(
-                        format!("{field}.base_url"),
-                        "base_url must start with http:// or https://",
-                    ));
+                if let Some(u) = &self.base_url {
+                    check_http_url(&format!("{field}.base_url"), u)?;
                 }
             }
             "offline" => {
@@ -190,7 +187,10 @@ impl ToolSpec {
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// The receiver (`http://` or `https://`).
-    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^https?://")))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(url, regex(pattern = r"^https?://[^/?#\s]+"))
+    )]
     pub url: String,
     /// Signing secret (`whsec_…` for Standard Webhooks, or any text). Stored sealed;
     /// never returned.
@@ -207,15 +207,26 @@ impl std::fmt::Debug for WebhookConfig {
     }
 }
 
+/// Checks that `text` is an absolute `http://` or `https://` URL with a host (parsed
+/// by the `url` crate, the WHATWG URL Standard); the error names `field`.
+pub fn check_http_url(field: &str, text: &str) -> Result<()> {
+    let ok = url::Url::parse(text).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host().is_some() && text.is_ascii()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("{field} must be an absolute http:// or https:// URL with a host"),
+        ))
+    }
+}
+
 impl WebhookConfig {
     pub fn validate(&self) -> Result<()> {
         use secrecy::ExposeSecret;
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(Error::invalid(
-                "webhook.url",
-                "webhook.url must start with http:// or https://",
-            ));
-        }
+        check_http_url("webhook.url", &self.url)?;
         if self.signing_secret.expose_secret().len() < 8 {
             return Err(Error::invalid(
                 "webhook.signing_secret",

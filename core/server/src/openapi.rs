@@ -89,9 +89,54 @@ pub fn schemas() -> Map<String, Value> {
     for (name, schema) in written {
         all.entry(name).or_insert(schema);
     }
+    for schema in all.values_mut() {
+        integer_bounds(schema);
+    }
     let mut defs: Vec<(String, Value)> = all.into_iter().collect();
     defs.sort_by(|a, b| a.0.cmp(&b.0));
     defs.into_iter().collect()
+}
+
+/// Gives every integer with a Rust width (`format: uint32`, …) its bounds, which
+/// serde enforces (a `u32` field refuses 4294967296).
+fn integer_bounds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let bounds: Option<(Value, Value)> = match o.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0.into(), u8::MAX.into())),
+                Some("uint16") => Some((0.into(), u16::MAX.into())),
+                Some("uint32") => Some((0.into(), u32::MAX.into())),
+                Some("uint64") => Some((0.into(), u64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((lo, hi)) = bounds {
+                o.entry("minimum").or_insert(lo);
+                o.entry("maximum").or_insert(hi);
+            }
+            o.values_mut().for_each(integer_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(integer_bounds),
+        _ => {}
+    }
+}
+
+/// The form of a list's `cursor`: the id of the last item of the page before (a
+/// run's audit record: the last event's sequence number).
+fn cursor_pattern(op: &str) -> &'static str {
+    match op {
+        "agents.list" => "^ag_[0-9a-hjkmnp-tv-z]{26}$",
+        "vault.list" => "^vlt_[0-9a-hjkmnp-tv-z]{26}$",
+        "policies.list" => "^po_[0-9a-hjkmnp-tv-z]{26}$",
+        "runs.list" => "^run_[0-9a-hjkmnp-tv-z]{26}$",
+        "deployments.list" => "^dep_[0-9a-hjkmnp-tv-z]{26}$",
+        "webhooks.deliveries" => "^msg_[0-9a-hjkmnp-tv-z]{26}$",
+        "approvals.list" => "^apr_[0-9a-hjkmnp-tv-z]{26}$",
+        "workspace.inbox" => "^ntf_[0-9a-hjkmnp-tv-z]{26}$",
+        "runs.audit" => "^[0-9]{1,10}$",
+        other => panic!("no cursor form for list {other}"),
+    }
 }
 
 fn frame() -> Map<String, Value> {
@@ -134,21 +179,39 @@ pub fn document() -> Value {
             _ => Vec::new(),
         };
         if let (Input::Query, Some(t)) = (op.input, op.request) {
-            params.extend(query_parameters(&generated, t));
+            for mut param in query_parameters(&generated, t) {
+                if param["name"] == "cursor" {
+                    param["schema"]["pattern"] = cursor_pattern(op.name).into();
+                }
+                params.push(param);
+            }
         }
         if !params.is_empty() {
             o.insert("parameters".into(), Value::Array(params));
         }
         if let (Input::Body, Some(t)) = (op.input, op.request) {
+            // An empty body reads as `{}`: the body is required only when the
+            // type has a required field.
+            let required = generated
+                .get(t)
+                .and_then(|s| s["required"].as_array())
+                .is_some_and(|r| !r.is_empty());
             o.insert(
                 "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": schema_ref(t)}}}),
+                json!({"required": required, "content": {"application/json": {"schema": schema_ref(t)}}}),
             );
         }
         let mut responses = match text.remove("responses") {
             Some(Value::Object(m)) => m,
             _ => panic!("frame.json: operation {} has no responses", op.name),
         };
+        // A query is checked: every list answers 400 to a bad one.
+        if op.input == Input::Query && !responses.contains_key("400") {
+            responses.insert(
+                "400".into(),
+                json!({"$ref": "#/components/responses/BadRequest"}),
+            );
+        }
         let ok = responses
             .get_mut(&op.status.to_string())
             .and_then(Value::as_object_mut)
