@@ -19,20 +19,8 @@ mod webhooks;
 /// answers the verification as JSON text: both chain formats, no transport.
 #[pyfunction]
 fn verify_audit_chain(record: &str) -> PyResult<String> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        run_id: String,
-        events: Vec<heroa::protocol::AuditEvent>,
-    }
-    let r: Record = heroa_bridge::decode::decode(serde_json::from_str(record).map_err(|e| {
-        errors::to_pyerr(heroa::Error::invalid(
-            "record",
-            format!("record is not JSON: {e}"),
-        ))
-    })?)
-    .map_err(errors::to_pyerr)?;
-    let v = heroa::audit::verify(&r.run_id, &r.events);
-    serde_json::to_string(&v).map_err(|e| errors::to_pyerr(e.into()))
+    let v = heroa_bridge::verify_audit_record(record).map_err(errors::to_pyerr)?;
+    Ok(v.to_string())
 }
 
 /// The Python module.

@@ -212,6 +212,21 @@ fn cancelled(op: &str) -> Error {
     Error::new(ErrorKind::Cancelled, format!("{op} was cancelled"))
 }
 
+/// Recomputes an audit record's chain — `{"run_id", "events"}` as JSON text, both
+/// chain formats, no transport — and answers the verification (`AuditVerification`).
+pub fn verify_audit_record(record: &str) -> heroa_protocol::error::Result<Value> {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        run_id: String,
+        events: Vec<heroa_protocol::AuditEvent>,
+    }
+    let text: Value = serde_json::from_str(record)
+        .map_err(|e| Error::invalid("record", format!("record is not JSON: {e}")))?;
+    let r: Record = decode::decode(text)?;
+    let v = heroa_protocol::audit::verify(&r.run_id, &r.events);
+    Ok(serde_json::to_value(v)?)
+}
+
 /// A multi-threaded tokio runtime for bindings that have none of their own (Node,
 /// Go, Swift): started on first use, shared by every call of this library.
 pub fn runtime() -> &'static tokio::runtime::Runtime {

@@ -71,54 +71,42 @@ impl Usd {
 
     /// Parses a decimal string of dollars; the error names `field`.
     pub fn parse(field: &str, text: &str) -> Result<Usd> {
-        let err = |why: &str| {
-            Error::invalid(
-                field,
-                format!(
-                    "{field} must be a decimal string of US dollars with at most 6 fractional digits, e.g. \"0.0025\"; {why}"
-                ),
-            )
+        Usd::read(text)
+            .map_err(|why| Error::invalid(field, format!("{field} must be {EXPECTED}; {why}")))
+    }
+
+    /// The amount `text` spells, or why it spells none.
+    fn read(text: &str) -> std::result::Result<Usd, &'static str> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (whole, frac) = match text.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (text, None),
         };
-        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err("expected digits before any '.'"));
+        if !digits(whole) {
+            return Err("expected digits before any '.'");
         }
-        if text.contains('.') && frac.is_empty() {
-            return Err(err("expected digits after the '.'"));
+        if frac.is_some_and(|f| !digits(f)) {
+            return Err("expected digits after the '.'");
         }
-        if !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err("expected digits after the '.'"));
-        }
-        let frac = frac.trim_end_matches('0');
+        let frac = frac.unwrap_or("").trim_end_matches('0');
         if frac.len() > 6 {
-            return Err(err("it has more than 6 fractional digits"));
+            return Err("it has more than 6 fractional digits");
         }
-        let too_large = || err("it is above the maximum of 1000000000");
-        let whole: i64 = whole
-            .trim_start_matches('0')
-            .parse::<i64>()
-            .or_else(|e| {
-                if whole.bytes().all(|b| b == b'0') {
-                    Ok(0)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|_| too_large())?;
-        let frac_micros: i64 = if frac.is_empty() {
-            0
-        } else {
-            format!("{frac:0<6}")
-                .parse()
-                .map_err(|_| err("bad digits"))?
-        };
-        whole
-            .checked_mul(MICROS)
-            .and_then(|w| w.checked_add(frac_micros))
-            .and_then(Usd::from_micros)
-            .ok_or_else(too_large)
+        const TOO_LARGE: &str = "it is above the maximum of 1000000000";
+        let whole = whole.trim_start_matches('0');
+        // At most 10 digits: the parse below cannot overflow.
+        if whole.len() > 10 {
+            return Err(TOO_LARGE);
+        }
+        let whole: i64 = whole.parse().unwrap_or(0);
+        let frac: i64 = format!("{frac:0<6}").parse().unwrap_or(0);
+        Usd::from_micros(whole * MICROS + frac).ok_or(TOO_LARGE)
     }
 }
+
+/// What an amount of money looks like, for error messages.
+const EXPECTED: &str =
+    "a decimal string of US dollars with at most 6 fractional digits, e.g. \"0.0025\"";
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -158,10 +146,10 @@ impl<'de> Deserialize<'de> for Usd {
         impl serde::de::Visitor<'_> for V {
             type Value = Usd;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string of US dollars with at most 6 fractional digits, e.g. \"0.0025\"")
+                f.write_str(EXPECTED)
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Usd, E> {
-                Usd::parse("usd", v).map_err(|e| E::custom(e.message()))
+                Usd::read(v).map_err(|why| E::custom(format!("expected {EXPECTED}; {why}")))
             }
         }
         d.deserialize_str(V)
