@@ -1,0 +1,175 @@
+//! The native layer of `@heroa/sdk`: a napi-rs addon over the shared bridge
+//! (`heroa-bridge`). Data crosses as JSON text; every call is a Promise whose work
+//! runs on the bridge's tokio runtime (the event loop never waits on it); a failed
+//! call rejects with an `Error` whose message is the bridge's error envelope as JSON
+//! (`{"kind", "message", "field"?, "details"?, "retry_after"?}`), which the
+//! JavaScript layer (`lib/`) turns into a `HeroaError` subclass.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use heroa_bridge::{Bridge, CancellationToken, Client, ErrorEnvelope, StreamHandle};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use secrecy::SecretString;
+
+/// A rejected call: the envelope as the error's message.
+fn reject(e: ErrorEnvelope) -> napi::Error {
+    napi::Error::from_reason(e.to_json())
+}
+
+fn core_error(e: heroa_protocol::error::Error) -> napi::Error {
+    reject(ErrorEnvelope::from(e))
+}
+
+/// Runs `fut` on the bridge's runtime; the caller's Promise only awaits its end.
+async fn on_bridge<T: Send + 'static>(
+    fut: impl std::future::Future<Output = std::result::Result<T, ErrorEnvelope>> + Send + 'static,
+) -> Result<T> {
+    match heroa_bridge::runtime().spawn(fut).await {
+        Ok(r) => r.map_err(reject),
+        Err(_) => Err(core_error(heroa_protocol::error::Error::internal(
+            "the call ended inside Heroa (a bug: it panicked)",
+        ))),
+    }
+}
+
+/// A client over the embedded runtime or `heroa serve`.
+#[napi]
+pub struct NativeClient {
+    bridge: Bridge,
+}
+
+#[napi]
+impl NativeClient {
+    /// The embedded runtime: in memory, or persisted at `path`.
+    #[napi(factory)]
+    pub fn embedded(path: Option<String>) -> Result<NativeClient> {
+        // The runtime starts its background tasks on the bridge's runtime.
+        let _guard = heroa_bridge::runtime().enter();
+        let client = Client::embedded(path.map(PathBuf::from)).map_err(core_error)?;
+        Ok(NativeClient {
+            bridge: Bridge::new(client),
+        })
+    }
+
+    /// A remote client of `heroa serve` at `base_url`.
+    #[napi(factory)]
+    pub fn remote(base_url: String, api_key: String) -> Result<NativeClient> {
+        let _guard = heroa_bridge::runtime().enter();
+        let client = Client::remote(&base_url, SecretString::from(api_key)).map_err(core_error)?;
+        Ok(NativeClient {
+            bridge: Bridge::new(client),
+        })
+    }
+
+    /// Runs operation `op` (a catalogue name) with `args` (a JSON object as text);
+    /// resolves with the answer as JSON text. `cancel` is a token from
+    /// `newCancelToken()`: cancelling it rejects the call with kind `cancelled`.
+    #[napi]
+    pub async fn call(&self, op: String, args: String, cancel: Option<u32>) -> Result<String> {
+        let bridge = self.bridge.clone();
+        let token = cancel.and_then(token);
+        on_bridge(async move {
+            bridge
+                .call(&op, &args, token.as_ref())
+                .await
+                .map(|v| v.to_string())
+        })
+        .await
+    }
+
+    /// Opens stream operation `op` (`runs.events`).
+    #[napi]
+    pub async fn stream(&self, op: String, args: String) -> Result<NativeStream> {
+        let bridge = self.bridge.clone();
+        let handle = on_bridge(async move { bridge.stream(&op, &args).await }).await?;
+        Ok(NativeStream {
+            handle: Arc::new(handle),
+        })
+    }
+}
+
+/// An open stream of events.
+#[napi]
+pub struct NativeStream {
+    handle: Arc<StreamHandle>,
+}
+
+#[napi]
+impl NativeStream {
+    /// The next event as JSON text (`{id, event, data}`), or `null` at the end.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<String>> {
+        let handle = self.handle.clone();
+        let next = on_bridge(async move { handle.next().await }).await?;
+        Ok(next.map(|v| v.to_string()))
+    }
+
+    /// Ends the stream; a pending `next()` resolves with `null`.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+}
+
+fn tokens() -> &'static Mutex<HashMap<u32, CancellationToken>> {
+    static TOKENS: OnceLock<Mutex<HashMap<u32, CancellationToken>>> = OnceLock::new();
+    TOKENS.get_or_init(Default::default)
+}
+
+fn token(id: u32) -> Option<CancellationToken> {
+    tokens().lock().ok()?.get(&id).cloned()
+}
+
+/// A new cancellation token for `call` (an `AbortSignal` holds one).
+#[napi]
+pub fn new_cancel_token() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(mut t) = tokens().lock() {
+        t.insert(id, CancellationToken::new());
+    }
+    id
+}
+
+/// Cancels the calls holding token `id`.
+#[napi]
+pub fn cancel_token(id: u32) {
+    if let Some(t) = token(id) {
+        t.cancel();
+    }
+}
+
+/// Forgets token `id` (once its call has ended).
+#[napi]
+pub fn release_cancel_token(id: u32) {
+    if let Ok(mut t) = tokens().lock() {
+        t.remove(&id);
+    }
+}
+
+/// The bridge's operation catalogue, by name.
+#[napi]
+pub fn operations() -> Vec<String> {
+    heroa_bridge::operations()
+        .iter()
+        .map(|op| op.name.to_string())
+        .collect()
+}
+
+/// Recomputes an audit record's chain (`{"run_id", "events"}` as JSON text) and
+/// answers the verification as JSON text.
+#[napi]
+pub fn verify_audit_chain(record: String) -> Result<String> {
+    heroa_bridge::verify_audit_record(&record)
+        .map(|v| v.to_string())
+        .map_err(core_error)
+}
+
+/// The version of the core.
+#[napi]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

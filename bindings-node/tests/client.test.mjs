@@ -1,0 +1,137 @@
+// The idiomatic client on both transports: names, errors, runs, audit, streams,
+// pages, cancellation — the Python suite's scenarios, in JavaScript.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  Heroa,
+  HeroaError,
+  InvalidArgumentError,
+  NotFoundError,
+  CancelledError,
+  TimeoutError,
+  OPERATIONS,
+} from '../lib/index.mjs';
+import { onBothTransports, autonomousAgent } from './helpers.mjs';
+
+test('agents in JavaScript names, on the wire in the protocol\'s', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const agent = await client.agents.register({
+      name: 'lead-research',
+      region: 'eu-west',
+      approvalWindow: '2h',
+      maxSteps: 7,
+      description: 'finds leads',
+    });
+    assert.match(agent.id, /^ag_[0-9a-z]{26}$/);
+    assert.equal(agent.approvalWindowSeconds, 7200);
+    assert.equal(agent.maxSteps, 7);
+    assert.equal(agent.promotion, 'L0_shadow');
+    assert.deepEqual(await client.agents.get(agent.id), agent);
+    const updated = await client.agents.update(agent.id, {
+      description: 'finds more leads',
+      webhook: { url: 'https://hooks.example/h', signingSecret: 'whsec-long-enough-1' },
+    });
+    assert.equal(updated.description, 'finds more leads');
+    assert.match(updated.webhook.signingSecretFingerprint, /^[0-9a-f]{64}$/);
+    assert.ok(!JSON.stringify(updated).includes('whsec-long-enough-1'), 'the secret is never answered');
+  });
+});
+
+test('errors are HeroaError subclasses naming the field', async (t) => {
+  await onBothTransports(t, async (client) => {
+    await assert.rejects(client.agents.register({ name: 'x', region: 'mars' }), (e) => {
+      assert.ok(e instanceof InvalidArgumentError && e instanceof HeroaError && e instanceof Error);
+      assert.equal(e.kind, 'invalid_argument');
+      assert.equal(e.field, 'region');
+      assert.match(e.message, /region/);
+      return true;
+    });
+    await assert.rejects(client.agents.get('ag_00000000000000000000000000'), NotFoundError);
+    await assert.rejects(client.agents.get('nope'), (e) => e instanceof InvalidArgumentError && e.field === 'agent_id');
+    await assert.rejects(client.agents.list({ limit: 0 }), (e) => e.field === 'limit');
+  });
+});
+
+test('a run, its audit chain and its live events', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const agent = await autonomousAgent(client, 'runner');
+    const started = await client.agents.run(agent.id, {
+      calls: [{ skill: 'heroa:echo', args: { someKey: 1 } }],
+    });
+    const run = await client.runs.wait(started.id, { timeout: 20_000 });
+    assert.equal(run.status, 'complete');
+    assert.equal(run.costUsd, '0');
+    assert.deepEqual(run.output.results[0].output, { someKey: 1 }, 'user data keeps its own names');
+    const record = await client.runs.audit(run.id);
+    assert.ok(record.events.length >= 3);
+    assert.equal(record.events.at(-1).hash, record.headHash);
+    assert.deepEqual(await client.runs.verifyAudit(run.id), {
+      runId: run.id,
+      valid: true,
+      events: record.events.length,
+      brokenAt: null,
+      reason: null,
+    });
+    const seen = [];
+    for await (const ev of client.runs.stream(run.id)) seen.push(ev.event);
+    assert.equal(seen.at(-1), 'done');
+    assert.equal(seen.length, record.events.length + 1);
+    assert.ok(seen.includes('run.completed'));
+  });
+});
+
+test('lists page lazily', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await client.agents.register({ name: `p${i}`, region: 'us-east' })).id);
+    const first = await client.agents.list({ limit: 2 });
+    assert.deepEqual(first.items.map((a) => a.id), ids.slice(0, 2));
+    assert.ok(first.hasNextPage());
+    assert.deepEqual((await first.nextPage()).items.map((a) => a.id), ids.slice(2, 4));
+    const all = [];
+    for await (const a of client.agents.list({ limit: 2 })) all.push(a.id);
+    assert.deepEqual(all, ids);
+    const pages = [];
+    for await (const p of first.iterPages()) pages.push(p.items.length);
+    assert.deepEqual(pages, [2, 2, 1]);
+  });
+});
+
+test('an AbortSignal cancels a call; a wait times out', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const agent = await autonomousAgent(client, 'sleeper');
+    const run = await client.agents.run(agent.id, { calls: [{ skill: 'heroa:sleep', args: { ms: 5000 } }] });
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 50);
+    await assert.rejects(client.runs.wait(run.id, { signal: controller.signal }), CancelledError);
+    assert.ok(Date.now() - started < 3000, 'the wait ended when the signal fired');
+    await assert.rejects(client.runs.wait(run.id, { signal: AbortSignal.abort() }), CancelledError);
+    await assert.rejects(client.runs.wait(run.id, { timeout: 100 }), TimeoutError);
+    const cancelled = await client.runs.cancel(run.id);
+    assert.equal(cancelled.status, 'cancelled');
+  });
+});
+
+test('deploy a sub-agent and run it through its handle', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const dep = await client.deploy({ mode: 'agent', template: 'noop', ttl: '30m', resourceTier: 'small' });
+    assert.equal(dep.mode, 'agent');
+    assert.match(dep.handle, /^ag_/);
+    assert.ok(dep.expiresAt);
+    const run = await client.agents.run(dep.handle, {});
+    assert.ok((await client.runs.wait(run.id, { timeout: 20_000 })).status);
+    const listed = [];
+    for await (const d of client.deployments.list()) listed.push(d.id);
+    assert.deepEqual(listed, [dep.id]);
+  });
+});
+
+test('the catalogue is the bridge\'s', () => {
+  for (const op of ['agents.register', 'runs.wait', 'deploy', 'runs.audit']) assert.ok(OPERATIONS.includes(op), op);
+});
+
+test('a remote client needs its API key', () => {
+  assert.throws(() => new Heroa({ baseUrl: 'http://127.0.0.1:9' }), InvalidArgumentError);
+});
