@@ -267,7 +267,7 @@ static CATALOGUE: &[Operation] = &[
     op!("workspace.accept_soc2", Post "/v1/workspace/soc2-acceptance", 200, Safe, None(None) -> Json(Some("Workspace")),
         call!(|c, a| { a.none()?; json(c.workspace().accept_soc2().await?) })),
     op!("workspace.inbox", Get "/v1/inbox", 200, Safe, Query(Some("ListQuery")) -> Json(Some("InboxItemList")),
-        call!(|c, a| { let q: ListQuery = a.input()?; json(c.workspace().inbox_page(&q.page()).await?) })),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.workspace().inbox_page(&q).await?) })),
     op!("workspace.skills", Get "/v1/skills", 200, Safe, None(None) -> Json(Some("SkillInfoList")),
         call!(|c, a| { a.none()?; json(c.workspace().skills().await?) })),
     op!("workspace.templates", Get "/v1/templates", 200, Safe, None(None) -> Json(Some("TemplateInfoList")),
@@ -276,7 +276,7 @@ static CATALOGUE: &[Operation] = &[
     op!("agents.register", Post "/v1/agents", 201, WithKey, Body(Some("RegisterAgent")) -> Json(Some("Agent")),
         call!(|c, a| json(c.agents().register(a.input()?).await?))),
     op!("agents.list", Get "/v1/agents", 200, Safe, Query(Some("ListQuery")) -> Json(Some("AgentList")),
-        call!(|c, a| { let q: ListQuery = a.input()?; json(c.agents().list_page(&q.page()).await?) })),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.agents().list_page(&q).await?) })),
     op!("agents.heroku", Post "/v1/agents/heroku", 200, Never, Body(Some("HerokuRequest")) -> Stream(None),
         Handler::HttpOnly),
     op!("agents.get", Get "/v1/agents/{agent_id}", 200, Safe, None(None) -> Json(Some("Agent")),
@@ -345,7 +345,7 @@ static CATALOGUE: &[Operation] = &[
     call!(|c, a| {
         let id = a.param("run_id")?;
         let q: ListQuery = a.input()?;
-        json(c.runs().audit_page(&id, &q.page()).await?)
+        json(c.runs().audit_page(&id, &q).await?)
     })),
     op!("runs.verify_audit", Get "/v1/runs/{run_id}/audit/verify", 200, Safe, None(None) -> Json(Some("AuditVerification")),
         call!(|c, a| json(c.runs().verify_audit(&a.param("run_id")?).await?))),
@@ -353,7 +353,7 @@ static CATALOGUE: &[Operation] = &[
     op!("deploy", Post "/v1/deployments", 201, WithKey, Body(Some("DeployRequest")) -> Json(Some("Deployment")),
         call!(|c, a| json(c.deploy(a.input()?).await?))),
     op!("deployments.list", Get "/v1/deployments", 200, Safe, Query(Some("ListQuery")) -> Json(Some("DeploymentList")),
-        call!(|c, a| { let q: ListQuery = a.input()?; json(c.deployments().list_page(&q.page()).await?) })),
+        call!(|c, a| { let q: ListQuery = a.input()?; json(c.deployments().list_page(&q).await?) })),
     op!("deployments.get", Get "/v1/deployments/{deployment_id}", 200, Safe, None(None) -> Json(Some("Deployment")),
         call!(|c, a| json(c.deployments().get(&a.param("deployment_id")?).await?))),
     op!("deployments.delete", Delete "/v1/deployments/{deployment_id}", 200, Safe, None(None) -> Json(Some("Deployment")),

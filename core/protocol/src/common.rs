@@ -281,22 +281,34 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 
 /// Which page of a list to answer: at most `limit` items (default
 /// [`DEFAULT_PAGE_LIMIT`], at most [`MAX_PAGE_LIMIT`]) after `cursor` (the
-/// `next_cursor` of the page before; absent for the first page).
+/// `next_cursor` of the page before; absent for the first page). Also the query of a
+/// list without filters ([`ListQuery`]).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        rename = "ListQuery",
+        description = "The query of a list without filters: `?limit=&cursor=`."
+    )
+)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Page {
-    /// Items per page, 1 to 1000 (default 100). A query string's text is read as
-    /// the number it spells.
+    /// Items per page, 1 to 1000 (default 100).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "deserialize_page_limit"
     )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
     pub limit: Option<u32>,
     /// The `next_cursor` of the page before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
+
+/// The query of a list without filters: `?limit=&cursor=`.
+pub type ListQuery = Page;
 
 impl Page {
     /// The first page of at most `limit` items.
@@ -325,23 +337,8 @@ impl Page {
     }
 }
 
-/// The query of a list without filters: `?limit=&cursor=`.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Items per page, 1 to 1000 (default 100).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "deserialize_page_limit"
-    )]
-    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the page before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-}
+// The page's fields are repeated in the filtered queries rather than
+// `#[serde(flatten)]`ed: serde cannot refuse unknown fields through a flattened struct.
 
 /// The query of a list that filters by agent: `?agent_id=&limit=&cursor=`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -400,7 +397,7 @@ macro_rules! page_of {
         }
     )*};
 }
-page_of!(ListQuery, AgentListQuery, ApprovalListQuery);
+page_of!(AgentListQuery, ApprovalListQuery);
 
 fn limit_error(got: &str) -> Error {
     Error::invalid(

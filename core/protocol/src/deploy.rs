@@ -269,6 +269,33 @@ fn optional_ttl_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// `source`: what app and service mode run.
 #[cfg(feature = "schema")]
 fn deploy_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let command = serde_json::json!({
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "null"}
+        ],
+        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
+    });
+    let object = |description: &str, key: &str, command: Option<&serde_json::Value>| {
+        let mut properties = serde_json::Map::new();
+        properties.insert(key.into(), serde_json::json!({"type": "string"}));
+        if key == "repo" {
+            properties.insert(
+                "ref".into(),
+                serde_json::json!({"type": ["string", "null"]}),
+            );
+        }
+        if let Some(c) = command {
+            properties.insert("command".into(), c.clone());
+        }
+        serde_json::json!({
+            "type": "object",
+            "description": description,
+            "required": [key],
+            "properties": properties,
+        })
+    };
     schemars::json_schema!({
         "description": "What an app or service runs: a string (a path ending in `.tar.gz` or `.tgz`, a directory on the server, or else a container image reference), or an object. `command` (a shell string or an argument list) overrides the start command. An image needs a container engine on the server, a repository `git` (409 `failed_precondition` otherwise).",
         "anyOf": [
@@ -277,114 +304,11 @@ fn deploy_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 "minLength": 1,
                 "description": "A tarball path, a directory path or an image reference."
             },
-            {
-                "type": "object",
-                "description": "A git repository, at `ref` (default: its default branch).",
-                "required": [
-                    "repo"
-                ],
-                "properties": {
-                    "repo": {
-                        "type": "string"
-                    },
-                    "ref": {
-                        "type": [
-                            "string",
-                            "null"
-                        ]
-                    },
-                    "command": {
-                        "anyOf": [
-                            {
-                                "type": "string"
-                            },
-                            {
-                                "type": "array",
-                                "items": {
-                                    "type": "string"
-                                }
-                            },
-                            {
-                                "type": "null"
-                            }
-                        ],
-                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
-                    }
-                }
-            },
-            {
-                "type": "object",
-                "description": "A container image.",
-                "required": [
-                    "image"
-                ],
-                "properties": {
-                    "image": {
-                        "type": "string"
-                    }
-                }
-            },
-            {
-                "type": "object",
-                "description": "A `.tar.gz` on the server.",
-                "required": [
-                    "tarball"
-                ],
-                "properties": {
-                    "tarball": {
-                        "type": "string"
-                    },
-                    "command": {
-                        "anyOf": [
-                            {
-                                "type": "string"
-                            },
-                            {
-                                "type": "array",
-                                "items": {
-                                    "type": "string"
-                                }
-                            },
-                            {
-                                "type": "null"
-                            }
-                        ],
-                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
-                    }
-                }
-            },
-            {
-                "type": "object",
-                "description": "A directory on the server (`dir` is accepted for `path`).",
-                "required": [
-                    "path"
-                ],
-                "properties": {
-                    "path": {
-                        "type": "string"
-                    },
-                    "command": {
-                        "anyOf": [
-                            {
-                                "type": "string"
-                            },
-                            {
-                                "type": "array",
-                                "items": {
-                                    "type": "string"
-                                }
-                            },
-                            {
-                                "type": "null"
-                            }
-                        ],
-                        "description": "A start command: a shell string (run with `sh -c`) or an argument list; `null` or absent: the source's own."
-                    }
-                }
-            },
-            {
-                "type": "null"
-            }
+            object("A git repository, at `ref` (default: its default branch).", "repo", Some(&command)),
+            object("A container image.", "image", None),
+            object("A `.tar.gz` on the server.", "tarball", Some(&command)),
+            object("A directory on the server (`dir` is accepted for `path`).", "path", Some(&command)),
+            {"type": "null"}
         ]
     })
 }
