@@ -319,3 +319,27 @@ export declare class CancelledError extends HeroaError {}
 export declare class InternalError extends HeroaError {}
 /** Each error kind of the core, with its class's name. */
 export declare const KINDS: Record<string, string>;
+
+/** A delivery that failed verification. */
+export declare class WebhookVerificationError extends HeroaError {
+  /** `missing_header`, `malformed`, `expired`, `mismatch` or `invalid_secret`. */
+  readonly reason: string;
+}
+
+export type RawBody = Buffer | Uint8Array | string;
+export type HeaderSource = Record<string, string | string[] | undefined> | Headers | [string, string][];
+
+/** Signed webhooks: verify what you receive, sign what you send. */
+export declare namespace webhooks {
+  /** Verifies a delivery; throws `WebhookVerificationError`. */
+  function verify(
+    headers: HeaderSource,
+    body: RawBody,
+    secret: string | string[],
+    opts?: { tolerance?: number; now?: number; scheme?: 'auto' | 'heroa-hmac-sha256' | 'standard-webhooks' },
+  ): { scheme: string; msgId?: string; timestamp?: number; secretIndex: number };
+  /** The headers that sign `body` for both schemes. */
+  function sign(secret: string, body: RawBody, opts?: { msgId?: string; timestamp?: number }): Record<string, string>;
+  /** A new signing secret (`whsec_…`). */
+  function generateSecret(): string;
+}

@@ -37,6 +37,18 @@ export declare function operations(): Array<string>
 /** Forgets token `id` (once its call has ended). */
 export declare function releaseCancelToken(id: number): void
 
+/** A verified delivery. */
+export interface VerifiedDelivery {
+  /** `heroa-hmac-sha256` or `standard-webhooks`. */
+  scheme: string
+  /** The message id (Standard Webhooks). */
+  msgId?: string
+  /** The signed timestamp, unix seconds (Standard Webhooks). */
+  timestamp?: number
+  /** Which of the secrets matched. */
+  secretIndex: number
+}
+
 /**
  * Recomputes an audit record's chain (`{"run_id", "events"}` as JSON text) and
  * answers the verification as JSON text.
@@ -45,3 +57,18 @@ export declare function verifyAuditChain(record: string): string
 
 /** The version of the core. */
 export declare function version(): string
+
+/** A new signing secret (`whsec_` + 32 random bytes, base64). */
+export declare function webhookGenerateSecret(): string
+
+/**
+ * The headers that sign `body` as message `msg_id` (default: a new id) at
+ * `timestamp` (unix seconds; default: now), for both schemes.
+ */
+export declare function webhookSign(secret: string, body: Buffer, msgId?: string | undefined | null, timestamp?: number | undefined | null): Record<string, string>
+
+/**
+ * Verifies `body` (the exact bytes received) against `headers` (lowercase names)
+ * and any of `secrets`.
+ */
+export declare function webhookVerify(headers: Record<string, string>, body: Buffer, secrets: Array<string>, toleranceSecs: number, now: number | undefined | null, scheme: string): VerifiedDelivery

@@ -25,5 +25,7 @@ export const {
   InternalError,
   KINDS,
   version,
+  webhooks,
+  WebhookVerificationError,
 } = sdk;
 export default sdk;

@@ -14,6 +14,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use secrecy::SecretString;
 
+pub mod webhooks;
+
 /// A rejected call: the envelope as the error's message.
 fn reject(e: ErrorEnvelope) -> napi::Error {
     napi::Error::from_reason(e.to_json())

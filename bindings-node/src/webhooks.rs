@@ -1,0 +1,122 @@
+//! Webhook signatures for Node receivers and senders: the core's signer and verifier
+//! (`heroa-webhooks`: constant-time, both schemes, key rotation). A failed
+//! verification rejects with the envelope `{"kind": "webhook", "reason", "message"}`
+//! (the reason is the core's: `missing_header`, `malformed`, `expired`, `mismatch`,
+//! `invalid_secret`); messages never quote a secret.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use heroa_webhooks::{self as webhooks, VerifyOptions, VerifyScheme, WebhookError};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+fn webhook_error(e: WebhookError) -> napi::Error {
+    let envelope = serde_json::json!({
+        "kind": "webhook",
+        "reason": e.kind(),
+        "message": e.to_string(),
+    });
+    napi::Error::from_reason(envelope.to_string())
+}
+
+fn invalid(field: &str, message: String) -> napi::Error {
+    let e = heroa_protocol::error::Error::invalid(field, message);
+    napi::Error::from_reason(heroa_bridge::ErrorEnvelope::from(e).to_json())
+}
+
+/// A verified delivery.
+#[napi(object)]
+pub struct VerifiedDelivery {
+    /// `heroa-hmac-sha256` or `standard-webhooks`.
+    pub scheme: String,
+    /// The message id (Standard Webhooks).
+    pub msg_id: Option<String>,
+    /// The signed timestamp, unix seconds (Standard Webhooks).
+    pub timestamp: Option<i64>,
+    /// Which of the secrets matched.
+    pub secret_index: u32,
+}
+
+/// Verifies `body` (the exact bytes received) against `headers` (lowercase names)
+/// and any of `secrets`.
+#[napi]
+pub fn webhook_verify(
+    headers: HashMap<String, String>,
+    body: Buffer,
+    secrets: Vec<String>,
+    tolerance_secs: f64,
+    now: Option<i64>,
+    scheme: String,
+) -> Result<VerifiedDelivery> {
+    let scheme = match scheme.as_str() {
+        "auto" => VerifyScheme::Auto,
+        "heroa-hmac-sha256" | "heroa" => VerifyScheme::Heroa,
+        "standard-webhooks" | "standard" => VerifyScheme::StandardWebhooks,
+        other => {
+            return Err(invalid(
+                "scheme",
+                format!(
+                    "scheme must be one of auto, heroa-hmac-sha256, standard-webhooks; got {other:?}"
+                ),
+            ));
+        }
+    };
+    if !(tolerance_secs.is_finite() && tolerance_secs >= 0.0) {
+        return Err(invalid(
+            "tolerance",
+            "tolerance must be a number of seconds ≥ 0".into(),
+        ));
+    }
+    let now = match now {
+        None => None,
+        Some(n) => Some(
+            u64::try_from(n).map_err(|_| invalid("now", "now must be unix seconds ≥ 0".into()))?,
+        ),
+    };
+    let opts = VerifyOptions {
+        tolerance: Duration::from_secs_f64(tolerance_secs),
+        now,
+        scheme,
+    };
+    let v = webhooks::verify(&headers, &body, &secrets, opts).map_err(webhook_error)?;
+    Ok(VerifiedDelivery {
+        scheme: v.scheme.as_str().to_string(),
+        msg_id: v.msg_id,
+        timestamp: v.timestamp.and_then(|t| i64::try_from(t).ok()),
+        secret_index: u32::try_from(v.secret_index).unwrap_or(u32::MAX),
+    })
+}
+
+/// The headers that sign `body` as message `msg_id` (default: a new id) at
+/// `timestamp` (unix seconds; default: now), for both schemes.
+#[napi]
+pub fn webhook_sign(
+    secret: String,
+    body: Buffer,
+    msg_id: Option<String>,
+    timestamp: Option<i64>,
+) -> Result<HashMap<String, String>> {
+    let signer = webhooks::Signer::new(&secret).map_err(webhook_error)?;
+    let id = msg_id.unwrap_or_else(webhooks::new_message_id);
+    let ts = match timestamp {
+        Some(t) => u64::try_from(t)
+            .map_err(|_| invalid("timestamp", "timestamp must be unix seconds ≥ 0".into()))?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let headers = signer.sign(&id, ts, &body).map_err(webhook_error)?;
+    Ok(headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+/// A new signing secret (`whsec_` + 32 random bytes, base64).
+#[napi]
+pub fn webhook_generate_secret() -> String {
+    use secrecy::ExposeSecret;
+    webhooks::generate_secret().expose_secret().to_string()
+}
