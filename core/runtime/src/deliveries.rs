@@ -112,12 +112,7 @@ impl Runtime {
         agent_id: Option<&str>,
         page: &Page,
     ) -> Result<List<Delivery>> {
-        let mut filters = vec![("workspace_id", ws)];
-        if let Some(a) = agent_id {
-            check_id("agent_id", "ag", a)?;
-            filters.push(("agent_id", a));
-        }
-        self.inner.store.page("deliveries", "msg", &filters, page)
+        self.agent_page("deliveries", "msg", ws, "agent_id", agent_id, page)
     }
 
     /// One delivery with its attempt log.

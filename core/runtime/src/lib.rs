@@ -544,6 +544,25 @@ impl Runtime {
         ws.ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown API key"))
     }
 
+    /// One page of the workspace's rows of `table` (ids with `prefix`), only those of
+    /// agent `agent_id` (its id in `agent_column`) when given.
+    pub(crate) fn agent_page<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        prefix: &str,
+        ws: &str,
+        agent_column: &str,
+        agent_id: Option<&str>,
+        page: &Page,
+    ) -> Result<List<T>> {
+        let mut filters = vec![("workspace_id", ws)];
+        if let Some(a) = agent_id {
+            heroa_protocol::ids::check_id("agent_id", "ag", a)?;
+            filters.push((agent_column, a));
+        }
+        self.inner.store.page(table, prefix, &filters, page)
+    }
+
     /// The workspace inbox (L1 notify notifications), oldest first.
     pub fn list_inbox(&self, ws: &str, page: &Page) -> Result<List<InboxItem>> {
         self.inner

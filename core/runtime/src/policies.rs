@@ -59,12 +59,7 @@ impl Runtime {
         agent_id: Option<&str>,
         page: &Page,
     ) -> Result<List<Policy>> {
-        let mut filters = vec![("workspace_id", ws)];
-        if let Some(a) = agent_id {
-            check_id("agent_id", "ag", a)?;
-            filters.push(("agent_id", a));
-        }
-        self.inner.store.page("policies", "po", &filters, page)
+        self.agent_page("policies", "po", ws, "agent_id", agent_id, page)
     }
 
     /// One policy version.

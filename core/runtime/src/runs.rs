@@ -169,12 +169,7 @@ impl Runtime {
 
     /// Runs, optionally of one agent, oldest first.
     pub fn list_runs(&self, ws: &str, agent_id: Option<&str>, page: &Page) -> Result<List<Run>> {
-        let mut filters = vec![("workspace_id", ws)];
-        if let Some(a) = agent_id {
-            check_id("agent_id", "ag", a)?;
-            filters.push(("agent_id", a));
-        }
-        self.inner.store.page("runs", "run", &filters, page)
+        self.agent_page("runs", "run", ws, "agent_id", agent_id, page)
     }
 
     /// Waits until the run ends, at most `timeout`; a `timeout` error if it has not.

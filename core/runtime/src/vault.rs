@@ -83,12 +83,7 @@ impl Runtime {
         agent_id: Option<&str>,
         page: &Page,
     ) -> Result<List<VaultEntry>> {
-        let mut filters = vec![("workspace_id", ws)];
-        if let Some(a) = agent_id {
-            check_id("agent_id", "ag", a)?;
-            filters.push(("owner", a));
-        }
-        self.inner.store.page("vault", "vlt", &filters, page)
+        self.agent_page("vault", "vlt", ws, "owner", agent_id, page)
     }
 
     /// One entry's metadata.
