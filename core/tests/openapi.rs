@@ -2679,6 +2679,18 @@ async fn the_document_refuses_what_the_server_refuses() {
             "region",
         ),
         (
+            "PATCH",
+            "/v1/agents/{agent_id}",
+            json!({"webhook": {"url": "https://)+![", "signing_secret": "long-enough-secret"}}),
+            "webhook.url",
+        ),
+        (
+            "PATCH",
+            "/v1/agents/{agent_id}",
+            json!({"remove_webhook": true, "webhook": {"url": "https://h.example", "signing_secret": "x"}}),
+            "webhook.signing_secret",
+        ),
+        (
             "POST",
             "/v1/agents",
             json!({"name": "x", "region": "us-east", "llm_configs": [{"provider": "offline", "model": "m"}]}),

@@ -179,7 +179,9 @@ impl Runtime {
         if let Some(expr) = req.schedule.as_deref().filter(|e| !e.trim().is_empty()) {
             super::schedules::parse(expr)?;
         }
-        if let Some(hook) = req.webhook.as_ref().filter(|_| !req.remove_webhook) {
+        // A webhook given beside `remove_webhook` is checked too: bad input is refused
+        // whatever else the request asks.
+        if let Some(hook) = &req.webhook {
             hook.validate()?;
         }
         if let Some(expr) = req.schedule.as_deref() {
