@@ -328,6 +328,25 @@ async fn idempotency_keys_replay_the_first_answer() {
         (st, error_field(&v)),
         (StatusCode::CONFLICT, ("conflict", Some("Idempotency-Key")))
     );
+    // A request wrong in itself is refused as such, even under a key used before.
+    let r = s
+        .http
+        .post(format!("{}/v1/agents/heroku", s.server.url()))
+        .bearer_auth(&s.key)
+        .header("Idempotency-Key", "k-1")
+        .json(&serde_json::json!({"model": "m", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (st, error_field(&v)),
+        (
+            StatusCode::BAD_REQUEST,
+            ("invalid_argument", Some("Heroa-Agent"))
+        )
+    );
     // A failed request is not remembered: the key can be used again.
     let (st, _, _) = send("k-2", r#"{"name":"bad name","region":"us-east"}"#).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);

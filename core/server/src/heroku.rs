@@ -191,9 +191,13 @@ fn validate(s: &AppState, req: &HerokuRequest) -> Result<Vec<ToolSpec>> {
     Ok(specs)
 }
 
-/// The agent named by `Heroa-Agent` (an id or a name).
-fn agent_id(s: &AppState, ws: &str, headers: &axum::http::HeaderMap) -> Result<String> {
-    let named = headers
+/// The path of the Heroku Agents API's endpoint.
+pub(super) const PATH: &str = "/v1/agents/heroku";
+
+/// The `Heroa-Agent` header's value, or the error that names it. Checked before an
+/// `Idempotency-Key` is looked at, so a request without it is refused as itself.
+pub(super) fn agent_header(headers: &axum::http::HeaderMap) -> Result<&str> {
+    headers
         .get("heroa-agent")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
@@ -201,7 +205,12 @@ fn agent_id(s: &AppState, ws: &str, headers: &axum::http::HeaderMap) -> Result<S
                 "Heroa-Agent",
                 "the Heroa-Agent header must name the agent (its id or name) that runs the loop",
             )
-        })?;
+        })
+}
+
+/// The agent named by `Heroa-Agent` (an id or a name).
+fn agent_id(s: &AppState, ws: &str, headers: &axum::http::HeaderMap) -> Result<String> {
+    let named = agent_header(headers)?;
     if named.starts_with("ag_") {
         return s
             .rt

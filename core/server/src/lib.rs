@@ -349,11 +349,23 @@ async fn idempotent(
             "Idempotency-Key must be 1-255 characters",
         ));
     }
+    // The request's own header checks come first: a request that is wrong in itself
+    // is refused as such, not as a reuse of the key.
+    let agent = if req.uri().path() == heroku::PATH {
+        Some(heroku::agent_header(req.headers())?.to_string())
+    } else {
+        None
+    };
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &s.opts).await?;
     let mut h = Sha256::new();
     h.update(parts.uri.path().as_bytes());
     h.update(b"\n");
+    if let Some(agent) = agent {
+        // The agent that runs the loop is part of what was asked.
+        h.update(agent.as_bytes());
+        h.update(b"\n");
+    }
     h.update(&bytes);
     let hash = hex::encode(h.finalize());
     match s.rt.idempotency_begin(ws, key, &hash)? {
