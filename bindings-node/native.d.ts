@@ -3,6 +3,16 @@
 
 /** A client over the embedded runtime or `heroa serve`. */
 export declare class NativeClient {
+  /**
+   * Registers (or replaces) skill `name`, run by `handler` (the adapter of
+   * `lib/host.js`, called with a `NativeSkillCall`). `cost_usd` is a decimal string.
+   */
+  registerSkill(name: string, kind: string, costUsd: string, external: boolean, description: string | undefined | null, handler: Handler<NativeSkillCall>): void
+  /**
+   * Registers (or replaces) template `name` (a run loop), run by `handler` (called
+   * with a `NativeRunContext`).
+   */
+  registerTemplate(name: string, description: string | undefined | null, handler: Handler<NativeRunContext>): void
   /** The embedded runtime: in memory, or persisted at `path`. */
   static embedded(path?: string | undefined | null): NativeClient
   /** A remote client of `heroa serve` at `base_url`. */
@@ -15,6 +25,51 @@ export declare class NativeClient {
   call(op: string, args: string, cancel?: number | undefined | null): Promise<string>
   /** Opens stream operation `op` (`runs.events`). */
   stream(op: string, args: string): Promise<NativeStream>
+  /**
+   * Releases the client: the runtime (embedded) ends once the calls in flight
+   * have; later calls reject with `failed_precondition`. Idempotent.
+   */
+  close(): void
+}
+
+/** One run of a template, as the JavaScript adapter sees it. */
+export declare class NativeRunContext {
+  /** The run's input, as JSON text. */
+  get inputJson(): string
+  get runId(): string
+  get agentId(): string
+  /** Spend so far in USD, as a decimal string. */
+  get costUsd(): string
+  /** Whether the run was cancelled. */
+  get cancelled(): boolean
+  /**
+   * Calls skill `skill` with `args` (JSON text) under the agent's policy envelope
+   * and promotion level; resolves with the outcome as JSON text.
+   */
+  call(skill: string, args: string): Promise<string>
+  /** Resolves when the run's loop is over: `true` when the run was cancelled. */
+  finished(): Promise<boolean>
+  /** Answers the run: its output as JSON text, or the message that fails it. */
+  respond(result?: string | undefined | null, error?: string | undefined | null): boolean
+}
+
+/** One skill call, as the JavaScript adapter sees it. */
+export declare class NativeSkillCall {
+  /** The arguments from the run loop, as JSON text. */
+  get argsJson(): string
+  get agentId(): string
+  get runId(): string
+  /** Whether the runtime no longer wants the answer. */
+  get cancelled(): boolean
+  /** Reads vault value `key` visible to the agent; only while the call is live. */
+  secret(key: string): string
+  /** Resolves when the call is over: `true` when it was cancelled. */
+  finished(): Promise<boolean>
+  /**
+   * Answers the call: JSON text, or the error message that fails it. `false` when
+   * it was already answered or abandoned.
+   */
+  respond(result?: string | undefined | null, error?: string | undefined | null): boolean
 }
 
 /** An open stream of events. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Node binding's test suite, from a fresh machine or a warm one:
-#   1. the npm dev dependencies (@napi-rs/cli, typescript, @types/node; package-lock.json),
+#   1. the npm dev dependencies (package-lock.json), and protocol.d.ts checked against
+#      the protocol's JSON Schema,
 #   2. the addon built in debug mode (napi build) next to package.json,
 #   3. `heroa serve` (the CLI) built, for the remote transport,
 #   4. tsc --strict over a typed usage file,
@@ -13,6 +14,8 @@ root="$(cd "$here/.." && pwd)"
 cd "$here"
 echo "== node $(node --version), npm $(npm --version)"
 npm ci --no-audit --no-fund --loglevel=error
+# The protocol's types are generated from the JSON Schema and checked in: drift fails.
+node scripts/gen-types.mjs --check
 echo "== building the addon (debug)"
 start=$(date +%s)
 npx napi build --platform --manifest-path Cargo.toml --output-dir . --no-js --dts native.d.ts >/dev/null

@@ -4,7 +4,8 @@
 // async-iterable run streams.
 const native = require('./native');
 const { toWire, fromWire } = require('./case');
-const { fromNative, InvalidArgumentError } = require('./errors');
+const { fromNative, InvalidArgumentError, FailedPreconditionError } = require('./errors');
+const { skillAdapter, templateAdapter } = require('./host');
 
 /** Runs operation `op` with `args` (JavaScript names); answers the JS answer. */
 async function call(n, op, args = {}, { signal } = {}) {
@@ -134,14 +135,40 @@ class Resource {
   }
 }
 
+/**
+ * The onboarding guide passes one object (`setPromotion({ agentId, level })`) where
+ * the positional form takes `(agentId, level, opts)`: `[first, ...rest]` in the
+ * positional form, whichever was given.
+ */
+function positional(first, names, rest) {
+  if (first === null || typeof first !== 'object') return [first, ...rest];
+  const [idName, ...fields] = names;
+  const { [idName]: id, ...others } = first;
+  // The object form's options come where the positional form's second argument would.
+  const values = fields.length ? fields.map((f) => others[f]) : [others];
+  return [id, ...values, rest[0]];
+}
+
 class Agents extends Resource {
   register(args, opts) { return this._call('agents.register', args, opts); }
   get(agentId, opts) { return this._call('agents.get', { agentId }, opts); }
   list(args) { return pages(this._n, 'agents.list', args); }
-  update(agentId, args, opts) { return this._call('agents.update', { ...args, agentId }, opts); }
+  /** `update(agentId, changes)` or `update({ agentId, ...changes })`. */
+  update(...a) {
+    const [agentId, changes, opts] = positional(a[0], ['agentId'], a.slice(1));
+    return this._call('agents.update', { ...changes, agentId }, opts);
+  }
   delete(agentId, opts) { return this._call('agents.delete', { agentId }, opts); }
-  setPromotion(agentId, level, opts) { return this._call('agents.set_promotion', { agentId, level }, opts); }
-  run(agentId, input = {}, opts) { return this._call('agents.run', { agentId, input }, opts); }
+  /** `setPromotion(agentId, level)` or `setPromotion({ agentId, level })`. */
+  setPromotion(...a) {
+    const [agentId, level, opts] = positional(a[0], ['agentId', 'level'], a.slice(1));
+    return this._call('agents.set_promotion', { agentId, level }, opts);
+  }
+  /** Starts a run: `run(agentId, input)` or `run({ agentId, input })`; resolves with the queued run. */
+  run(...a) {
+    const [agentId, input, opts] = positional(a[0], ['agentId', 'input'], a.slice(1));
+    return this._call('agents.run', { agentId, input: input ?? {} }, opts);
+  }
 }
 
 class Vault extends Resource {
@@ -153,7 +180,11 @@ class Vault extends Resource {
 }
 
 class Policies extends Resource {
-  create(agentId, document, opts) { return this._call('policies.create', { agentId, document }, opts); }
+  /** `create(agentId, document)` or `create({ agentId, document })`. */
+  create(...a) {
+    const [agentId, document, opts] = positional(a[0], ['agentId', 'document'], a.slice(1));
+    return this._call('policies.create', { agentId, document }, opts);
+  }
   list(args) { return pages(this._n, 'policies.list', args); }
   get(policyId, opts) { return this._call('policies.get', { policyId }, opts); }
 }
@@ -161,9 +192,12 @@ class Policies extends Resource {
 class Runs extends Resource {
   get(runId, opts) { return this._call('runs.get', { runId }, opts); }
   list(args) { return pages(this._n, 'runs.list', args); }
-  /** Waits until the run ends (a `TimeoutError` after `timeout` ms, default 300 s). */
-  wait(runId, { timeout = 300_000, signal } = {}) {
-    return this._call('runs.wait', { runId, timeoutMs: timeout }, { signal });
+  /**
+   * Waits until the run ends (a `TimeoutError` after `timeout` ms — or `timeoutMs`,
+   * as the onboarding guide writes it — default 300 s).
+   */
+  wait(runId, { timeout, timeoutMs, signal } = {}) {
+    return this._call('runs.wait', { runId, timeoutMs: timeout ?? timeoutMs ?? 300_000 }, { signal });
   }
   cancel(runId, opts) { return this._call('runs.cancel', { runId }, opts); }
   /** The whole audit record, every event (fetched page by page). */
@@ -211,24 +245,77 @@ class Workspace extends Resource {
   async templates(opts) { return (await this._call('workspace.templates', {}, opts)).items; }
 }
 
+/** A money amount as the wire's decimal string (a number is read by its shortest text). */
+function usd(v) {
+  return typeof v === 'number' || typeof v === 'bigint' ? String(v) : v;
+}
+
+/**
+ * A deployment with its handle's methods: `run()` for a sub-agent (the deploy
+ * guide's `worker.run({ input })`), `extend(ttl)`, `delete()`.
+ */
+function handle(n, d) {
+  const methods = {
+    /**
+     * Runs the sub-agent (agent mode) with `input` and, unless `wait: false`, waits
+     * until the run ends (`timeout` ms, default 300 s): resolves with the run.
+     */
+    async run({ input = {}, wait = true, timeout, signal } = {}) {
+      if (d.mode !== 'agent' || !d.handle) {
+        throw new FailedPreconditionError(
+          `only a sub-agent (mode "agent") can be run; this deployment is a ${d.mode}`,
+          { field: 'mode' },
+        );
+      }
+      const run = await call(n, 'agents.run', { agentId: d.handle, input }, { signal });
+      if (!wait) return run;
+      return call(n, 'runs.wait', { runId: run.id, timeoutMs: timeout ?? 300_000 }, { signal });
+    },
+    extend(ttl, opts) { return call(n, 'deployments.extend', { deploymentId: d.id, ttl }, opts).then((x) => handle(n, x)); },
+    delete(opts) { return call(n, 'deployments.delete', { deploymentId: d.id }, opts).then((x) => handle(n, x)); },
+  };
+  for (const [name, value] of Object.entries(methods)) {
+    Object.defineProperty(d, name, { value, enumerable: false });
+  }
+  return d;
+}
+
 class Deployments extends Resource {
   list(args) { return pages(this._n, 'deployments.list', args); }
-  get(deploymentId, opts) { return this._call('deployments.get', { deploymentId }, opts); }
-  extend(deploymentId, ttl, opts) { return this._call('deployments.extend', { deploymentId, ttl }, opts); }
-  delete(deploymentId, opts) { return this._call('deployments.delete', { deploymentId }, opts); }
+  async get(deploymentId, opts) { return handle(this._n, await this._call('deployments.get', { deploymentId }, opts)); }
+  async extend(deploymentId, ttl, opts) { return handle(this._n, await this._call('deployments.extend', { deploymentId, ttl }, opts)); }
+  async delete(deploymentId, opts) { return handle(this._n, await this._call('deployments.delete', { deploymentId }, opts)); }
 }
+
+const env = (name) => process.env[name] || undefined;
 
 /** The Heroa client: the embedded runtime, or `heroa serve` over HTTP. */
 class Heroa {
   /**
-   * `new Heroa({ apiKey, baseUrl })` talks to `heroa serve` at `baseUrl`; without
-   * `baseUrl` it runs the embedded runtime in this process (`path` persists it).
+   * `new Heroa({ apiKey, baseUrl })` talks to the control plane at `baseUrl`
+   * (default `HEROA_BASE_URL`; `apiKey` defaults to `HEROA_API_KEY`). Without a
+   * base URL it runs the embedded runtime in this process, persisted at `path`
+   * (default `HEROA_DATA`) or in memory — no account needed.
    */
   constructor({ apiKey, baseUrl, path } = {}) {
-    if (baseUrl && !apiKey) throw new InvalidArgumentError('apiKey is required with baseUrl', { field: 'apiKey' });
+    const url = baseUrl ?? env('HEROA_BASE_URL');
+    const key = apiKey ?? env('HEROA_API_KEY');
     let n;
+    if (url) {
+      if (!key) {
+        throw new InvalidArgumentError(
+          'apiKey is required for a remote control plane (pass apiKey or set HEROA_API_KEY)',
+          { field: 'apiKey' },
+        );
+      }
+    } else if (apiKey !== undefined) {
+      process.emitWarning(
+        'heroa: an apiKey was given but no baseUrl (nor HEROA_BASE_URL): using the embedded runtime in this process',
+        { code: 'HEROA_EMBEDDED' },
+      );
+    }
     try {
-      n = baseUrl ? native.NativeClient.remote(baseUrl, apiKey) : native.NativeClient.embedded(path ?? null);
+      n = url ? native.NativeClient.remote(url, key) : native.NativeClient.embedded(path ?? env('HEROA_DATA') ?? null);
     } catch (e) {
       throw fromNative(e);
     }
@@ -245,18 +332,62 @@ class Heroa {
 
   /** The embedded runtime, in memory or persisted at `path`; no account needed. */
   static embedded({ path } = {}) {
-    return new Heroa({ path });
+    return new Heroa({ baseUrl: '', path });
   }
 
-  /** `HEROA_BASE_URL` and `HEROA_API_KEY` when set, else the embedded runtime. */
+  /** `HEROA_BASE_URL` and `HEROA_API_KEY` when set, else the embedded runtime (`HEROA_DATA`). */
   static fromEnv() {
-    const baseUrl = process.env.HEROA_BASE_URL;
-    return baseUrl ? new Heroa({ baseUrl, apiKey: process.env.HEROA_API_KEY }) : new Heroa();
+    return new Heroa();
   }
 
-  /** `deploy`: an app, a service or a sub-agent (the deploy guide). */
-  deploy(args, opts) {
-    return call(this._n, 'deploy', args, opts);
+  /**
+   * Deploys an app, a service or a sub-agent (the deploy guide): `{ mode, region,
+   * resourceTier, ttl, policy, template, source, name, idempotencyKey, … }`.
+   * Resolves with the deployment — `url` (app), `endpoint` (service) or `handle`
+   * (agent), `expiresAt` — whose `run({ input })` runs a sub-agent.
+   */
+  async deploy(args, opts) {
+    return handle(this._n, await call(this._n, 'deploy', args, opts));
+  }
+
+  /**
+   * Registers (or replaces) skill `name` run by `handler(call)` in this process
+   * (embedded client only): `{ kind: 'read' | 'write', costUsd, external,
+   * description }`. `call` has `args`, `agentId`, `runId`, `signal` (aborts when the
+   * run is cancelled or the call times out) and `secret(key)`; what the handler
+   * returns (or resolves) is the skill's output, what it throws fails the call.
+   */
+  skill(name, options, handler) {
+    if (typeof options === 'function') [options, handler] = [{}, options];
+    const { kind = 'read', costUsd = '0', external = false, description } = options ?? {};
+    try {
+      this._n.registerSkill(name, kind, usd(costUsd), external, description ?? null, skillAdapter(handler));
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return this;
+  }
+
+  /**
+   * Registers (or replaces) template `name`, a run loop, run by `handler(ctx)` in
+   * this process (embedded client only): `ctx` has `input`, `runId`, `agentId`,
+   * `costUsd`, `signal` and `call(skill, args)` (under the policy envelope and the
+   * promotion level). What it returns is the run's output; what it throws fails
+   * the run. Agents use it with `template: name`.
+   */
+  template(name, options, handler) {
+    if (typeof options === 'function') [options, handler] = [{}, options];
+    try {
+      this._n.registerTemplate(name, options?.description ?? null, templateAdapter(handler));
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return this;
+  }
+
+  /** Releases the client: its runtime ends once the calls in flight have. Later calls fail. */
+  close() {
+    this._n.close();
   }
 
   /** Runs any operation of the catalogue by name, with wire (snake_case) JSON. */
@@ -269,6 +400,31 @@ class Heroa {
   }
 }
 
+let defaultClient = null;
+
+/**
+ * The process's default client (`Heroa.fromEnv()`, made on first use) — what the
+ * module-level `deploy()` and `heroa.deploy()` use. With the embedded runtime, what
+ * it deploys lives as long as this process.
+ */
+function defaultHeroa() {
+  defaultClient ??= Heroa.fromEnv();
+  return defaultClient;
+}
+
+/** The deploy guide's `heroa.deploy({...})` on the default client. */
+function deploy(args, opts) {
+  return defaultHeroa().deploy(args, opts);
+}
+
+/** `import { heroa } from "@heroa/sdk"` — the deploy guide's entry point. */
+const heroa = {
+  deploy,
+  get client() {
+    return defaultHeroa();
+  },
+};
+
 /** Recomputes an audit record's chain without a client (both chain formats). */
 function verifyAuditChain(record) {
   try {
@@ -278,4 +434,16 @@ function verifyAuditChain(record) {
   }
 }
 
-module.exports = { Heroa, Page, PagePromise, RunStream, verifyAuditChain, OPERATIONS: native.operations() };
+module.exports = {
+  Heroa,
+  // The onboarding guide's name for the same class.
+  HeroaClient: Heroa,
+  heroa,
+  deploy,
+  defaultHeroa,
+  Page,
+  PagePromise,
+  RunStream,
+  verifyAuditChain,
+  OPERATIONS: native.operations(),
+};

@@ -3,6 +3,8 @@
 // each with `kind`, `field` (the request field at fault, when one is), `details`
 // and `retryAfter` (seconds, when the server said). Messages never carry secrets.
 
+const { toCamel } = require('./case');
+
 class HeroaError extends Error {
   constructor(kind, message, { field = null, details = null, retryAfter = null } = {}) {
     super(message);
@@ -58,7 +60,8 @@ function fromNative(err) {
   }
   if (!env || typeof env.kind !== 'string') return err;
   const cls = byKind[env.kind];
-  const opts = { field: env.field ?? null, details: env.details ?? null, retryAfter: env.retry_after ?? null };
+  // The field in JavaScript's names, as the caller wrote it (`webhook.signingSecret`).
+  const opts = { field: env.field ? toCamel(env.field) : null, details: env.details ?? null, retryAfter: env.retry_after ?? null };
   return cls ? new cls(env.message, opts) : new HeroaError(env.kind, env.message, opts);
 }
 

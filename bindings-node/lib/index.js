@@ -1,7 +1,8 @@
 'use strict';
 // @heroa/sdk: the Heroa SDK for Node.js (CommonJS entry; `index.mjs` is the ES module).
 const client = require('./client');
-const errors = require('./errors');
+// `fromNative` is the layer's own: not part of the API.
+const { fromNative, ...errors } = require('./errors');
 const webhooks = require('./webhooks');
 
 module.exports = {

@@ -3,6 +3,10 @@ import sdk from './index.js';
 
 export const {
   Heroa,
+  HeroaClient,
+  heroa,
+  deploy,
+  defaultHeroa,
   Page,
   PagePromise,
   RunStream,

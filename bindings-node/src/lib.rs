@@ -14,6 +14,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use secrecy::SecretString;
 
+pub mod host;
 pub mod webhooks;
 
 /// A rejected call: the envelope as the error's message.
@@ -40,7 +41,30 @@ async fn on_bridge<T: Send + 'static>(
 /// A client over the embedded runtime or `heroa serve`.
 #[napi]
 pub struct NativeClient {
-    bridge: Bridge,
+    /// `None` once closed.
+    bridge: Mutex<Option<Bridge>>,
+}
+
+impl NativeClient {
+    fn new(client: Client) -> NativeClient {
+        NativeClient {
+            bridge: Mutex::new(Some(Bridge::new(client))),
+        }
+    }
+
+    /// The bridge, or the error of a closed client.
+    fn bridge(&self) -> Result<Bridge> {
+        self.bridge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                core_error(heroa_protocol::error::Error::new(
+                    heroa_protocol::error::ErrorKind::FailedPrecondition,
+                    "this client is closed",
+                ))
+            })
+    }
 }
 
 #[napi]
@@ -51,9 +75,7 @@ impl NativeClient {
         // The runtime starts its background tasks on the bridge's runtime.
         let _guard = heroa_bridge::runtime().enter();
         let client = Client::embedded(path.map(PathBuf::from)).map_err(core_error)?;
-        Ok(NativeClient {
-            bridge: Bridge::new(client),
-        })
+        Ok(NativeClient::new(client))
     }
 
     /// A remote client of `heroa serve` at `base_url`.
@@ -61,9 +83,7 @@ impl NativeClient {
     pub fn remote(base_url: String, api_key: String) -> Result<NativeClient> {
         let _guard = heroa_bridge::runtime().enter();
         let client = Client::remote(&base_url, SecretString::from(api_key)).map_err(core_error)?;
-        Ok(NativeClient {
-            bridge: Bridge::new(client),
-        })
+        Ok(NativeClient::new(client))
     }
 
     /// Runs operation `op` (a catalogue name) with `args` (a JSON object as text);
@@ -71,7 +91,7 @@ impl NativeClient {
     /// `newCancelToken()`: cancelling it rejects the call with kind `cancelled`.
     #[napi]
     pub async fn call(&self, op: String, args: String, cancel: Option<u32>) -> Result<String> {
-        let bridge = self.bridge.clone();
+        let bridge = self.bridge()?;
         let token = cancel.and_then(token);
         on_bridge(async move {
             bridge
@@ -85,11 +105,18 @@ impl NativeClient {
     /// Opens stream operation `op` (`runs.events`).
     #[napi]
     pub async fn stream(&self, op: String, args: String) -> Result<NativeStream> {
-        let bridge = self.bridge.clone();
+        let bridge = self.bridge()?;
         let handle = on_bridge(async move { bridge.stream(&op, &args).await }).await?;
         Ok(NativeStream {
             handle: Arc::new(handle),
         })
+    }
+
+    /// Releases the client: the runtime (embedded) ends once the calls in flight
+    /// have; later calls reject with `failed_precondition`. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.bridge.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 

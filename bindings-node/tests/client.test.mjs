@@ -2,6 +2,9 @@
 // pages, cancellation — the Python suite's scenarios, in JavaScript.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import {
   Heroa,
@@ -10,6 +13,7 @@ import {
   NotFoundError,
   CancelledError,
   TimeoutError,
+  FailedPreconditionError,
   OPERATIONS,
 } from '../lib/index.mjs';
 import { onBothTransports, autonomousAgent } from './helpers.mjs';
@@ -48,8 +52,13 @@ test('errors are HeroaError subclasses naming the field', async (t) => {
       return true;
     });
     await assert.rejects(client.agents.get('ag_00000000000000000000000000'), NotFoundError);
-    await assert.rejects(client.agents.get('nope'), (e) => e instanceof InvalidArgumentError && e.field === 'agent_id');
+    await assert.rejects(client.agents.get('nope'), (e) => e instanceof InvalidArgumentError && e.field === 'agentId');
     await assert.rejects(client.agents.list({ limit: 0 }), (e) => e.field === 'limit');
+    // The field in JavaScript's names, as the caller wrote it.
+    await assert.rejects(
+      client.agents.register({ name: 'x', region: 'us-east', approvalWindow: 'soon' }),
+      (e) => e.field === 'approvalWindow',
+    );
   });
 });
 
@@ -120,11 +129,29 @@ test('deploy a sub-agent and run it through its handle', async (t) => {
     assert.equal(dep.mode, 'agent');
     assert.match(dep.handle, /^ag_/);
     assert.ok(dep.expiresAt);
-    const run = await client.agents.run(dep.handle, {});
-    assert.ok((await client.runs.wait(run.id, { timeout: 20_000 })).status);
+    const run = await dep.run({ input: { task: 'embed' }, timeout: 20_000 });
+    assert.equal(run.agentId, dep.handle);
+    assert.equal(run.status, 'complete', 'the handle waited for the end');
+    assert.deepEqual(run.input, { task: 'embed' });
+    const queued = await dep.run({ wait: false });
+    assert.ok(['queued', 'running', 'complete'].includes(queued.status));
+    assert.equal(Object.keys(dep).includes('run'), false, 'the handle\'s methods are not data');
     const listed = [];
     for await (const d of client.deployments.list()) listed.push(d.id);
     assert.deepEqual(listed, [dep.id]);
+    const fetched = await client.deployments.get(dep.id);
+    assert.equal((await fetched.run()).agentId, dep.handle);
+    // A service (a local process here) has no run loop: its handle refuses `run()`.
+    const dir = mkdtempSync(join(tmpdir(), 'heroa-svc-'));
+    writeFileSync(
+      join(dir, 'server.js'),
+      "require('http').createServer((q, r) => r.end('ok')).listen(+process.env.PORT, '127.0.0.1');",
+    );
+    const svc = await client.deploy({ mode: 'service', name: 'svc', source: { path: dir, command: [process.execPath, 'server.js'] } });
+    assert.equal(svc.status, 'running');
+    assert.match(svc.endpoint, /^heroa:\/\/ws_\w+\/svc\/\w+$/);
+    await assert.rejects(svc.run(), (e) => e instanceof FailedPreconditionError && e.field === 'mode');
+    assert.equal((await svc.delete()).status, 'stopped');
   });
 });
 

@@ -22,6 +22,13 @@ test('a script exits by itself once its calls are done (CommonJS entry)', () => 
   assert.equal(out.stdout.trim(), 'ok');
 });
 
+test('the ES module exports what the CommonJS entry does', async () => {
+  const { createRequire } = await import('node:module');
+  const cjs = createRequire(import.meta.url)(PKG);
+  const esm = await import(join(PKG, 'lib', 'index.mjs'));
+  assert.deepEqual(Object.keys(esm).filter((k) => k !== 'default').sort(), Object.keys(cjs).sort());
+});
+
 test('the client works inside a worker thread', async () => {
   const worker = new Worker(
     `
@@ -37,6 +44,43 @@ test('the client works inside a worker thread', async () => {
   });
   assert.equal(name, 'w');
   await worker.terminate();
+});
+
+test('skills run inside a worker thread; ending the worker mid-call harms nothing', async () => {
+  const worker = new Worker(
+    `
+    const { parentPort } = require('node:worker_threads');
+    const { Heroa } = require(${JSON.stringify(PKG)});
+    const c = new Heroa();
+    c.skill('double', (call) => call.args.x * 2);
+    c.skill('hang', () => new Promise(() => parentPort.postMessage('hanging')));
+    c.template('t', async (ctx) => [await ctx.call('double', { x: 21 }), await ctx.call('hang', {})]);
+    (async () => {
+      const a = await c.agents.register({ name: 'w', region: 'us-east', template: 't' });
+      await c.policies.create(a.id, 'permit(principal, action, resource);');
+      await c.agents.setPromotion(a.id, 'L3_autonomous');
+      const run = await c.agents.run(a.id, {});
+      parentPort.postMessage('started');
+      await c.runs.wait(run.id, { timeout: 60_000 });
+    })();
+  `,
+    { eval: true },
+  );
+  const messages = [];
+  await new Promise((ok, fail) => {
+    worker.on('message', (m) => {
+      messages.push(m);
+      if (m === 'hanging') ok();
+    });
+    worker.once('error', fail);
+  });
+  assert.deepEqual(messages, ['started', 'hanging']);
+  await worker.terminate();
+  // The main thread's own client is unaffected.
+  const { Heroa } = await import(join(PKG, 'lib', 'index.mjs'));
+  const main = new Heroa();
+  main.skill('double', (call) => call.args.x * 2);
+  assert.equal((await main.agents.register({ name: 'after', region: 'us-east' })).name, 'after');
 });
 
 test('the onboarding example runs', () => {

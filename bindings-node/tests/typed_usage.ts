@@ -1,5 +1,18 @@
 // Type-checked by `tsc --strict` (run_tests.sh): the declarations fit real use.
-import { Heroa, HeroaError, InvalidArgumentError, type Agent, type Run, type Page } from '@heroa/sdk';
+import {
+  Heroa,
+  HeroaClient,
+  HeroaError,
+  InvalidArgumentError,
+  heroa,
+  deploy,
+  type Agent,
+  type Run,
+  type Page,
+  type Deployment,
+  type SkillOutcome,
+  type VaultEntry,
+} from '@heroa/sdk';
 
 async function main(): Promise<void> {
   const client = Heroa.fromEnv();
@@ -21,6 +34,34 @@ async function main(): Promise<void> {
     else if (e instanceof HeroaError) console.log(e.kind);
   }
   console.log(cost, page.items.length, page.nextCursor, dep.handle);
+
+  // JavaScript skills and templates.
+  const local = Heroa.embedded();
+  local
+    .skill('crm:read', { kind: 'read', costUsd: 0.02 }, async (call) => {
+      call.signal.throwIfAborted();
+      return { token: call.secret('tok').length, args: call.args, run: call.runId };
+    })
+    .skill('crm:plain', (call) => call.args);
+  local.template('loop', async (ctx) => {
+    const out: SkillOutcome = await ctx.call('crm:read', { id: 1 });
+    return out.outcome === 'executed' ? out.output : { cost: ctx.costUsd, input: ctx.input };
+  });
+  local.close();
+
+  // The guides' forms.
+  const guide = new HeroaClient({ apiKey: process.env.HEROA_API_KEY });
+  const a2 = await guide.agents.register({ name: 'lead-research-v1', runtime: 'r1', region: 'us-east' });
+  const entry: VaultEntry = await guide.vault.put({ agentId: a2.id, key: 'hubspot_token', value: 'v' });
+  await guide.policies.create({ agentId: a2.id, document: 'permit(principal, action, resource);' });
+  await guide.agents.setPromotion({ agentId: a2.id, level: 'L1_notify' });
+  const r2 = await guide.agents.run({ agentId: a2.id, input: { hubspot_list_id: 'hs-list-007' } });
+  const done = await guide.runs.wait(r2.id, { timeoutMs: 120_000 });
+  await guide.agents.update({ agentId: a2.id, schedule: '0 3 * * *', webhook: { url: 'https://x.example/h', signingSecret: 's' } });
+  const worker: Deployment = await heroa.deploy({ mode: 'agent', template: 'batch-processor', region: 'us-east', ttl: '30m' });
+  const out: Run = await worker.run({ input: { items: [], task: 'embed' } });
+  const app = await deploy({ mode: 'app', resourceTier: 'small', source: { repo: 'github.com/t/api', ref: 'HEAD' } });
+  console.log(entry.fingerprint, done.status, out.output, app.url, app.expiresAt, heroa.client.agents);
 }
 
 void main();
