@@ -21,6 +21,7 @@ import type {
   SkillInfo,
   SkillKind,
   TemplateInfo,
+  Translation,
   UpdateAgent,
   Usd,
   VaultPut,
@@ -162,6 +163,13 @@ declare class Policies {
   create(args: { agentId: string; document: string }, opts?: CallOptions): Promise<Policy>;
   list(args?: ListOptions & { agentId?: string }): PagePromise<Policy>;
   get(policyId: string, opts?: CallOptions): Promise<Policy>;
+  /** Checks a document here without storing it (see `policy.compile`). */
+  validate(document: string): CompiledPolicy;
+  /**
+   * The agent's envelope in force, compiled here and bound to the agent and the
+   * registered skills; `null` when the agent has no policy.
+   */
+  precheck(agentId: string): Promise<PolicyEngine | null>;
 }
 
 declare class Runs {
@@ -308,4 +316,117 @@ export declare namespace webhooks {
   function sign(secret: string, body: RawBody, opts?: { msgId?: string; timestamp?: number }): Record<string, string>;
   /** A new signing secret (`whsec_…`). */
   function generateSecret(): string;
+}
+
+/** A policy that determined a decision. */
+export interface PolicyReason {
+  /** `<document id>#<index in the document>`. */
+  policyId: string;
+  effect: 'permit' | 'forbid';
+  documentId: string;
+  /** 1-based line of the policy's keyword in its document. */
+  line: number;
+}
+
+/** The answer of a policy check (fields read lazily from the core's answer). */
+export declare class Decision {
+  /** Whether the skill call may go ahead. */
+  readonly allowed: boolean;
+  /** The determining policies: satisfied permits when allowed, satisfied forbids when forbidden. */
+  readonly reasons: PolicyReason[];
+  /** Evaluation errors (a policy that errors is skipped, as in Cedar). */
+  readonly errors: string[];
+  readonly skill: string;
+  /** The ancestor whose envelope denied a sub-agent's call. */
+  readonly deniedBy: { agentId: string; agentName: string; noEnvelope: boolean } | null;
+  /** One line for people, e.g. `permitted by po_1#0 (line 1)`. */
+  explain(): string;
+  toJSON(): { allowed: boolean; reasons: PolicyReason[]; errors: string[]; skill: string; deniedBy?: unknown };
+}
+
+export interface PolicyAgent {
+  id: string;
+  name: string;
+  region: string;
+  promotion: string;
+}
+
+export interface PolicySkill {
+  name: string;
+  kind?: SkillKind;
+  external?: boolean;
+  costUsd?: Usd | number;
+}
+
+/** A compiled policy envelope: local checks that give the runtime's decision. */
+export declare class PolicyEngine {
+  /** `documents`: `{ id: text }`, `[[id, text], …]` or one text. */
+  constructor(
+    documents: string | Record<string, string> | [string, string][],
+    opts?: { agent?: PolicyAgent; skills?: Iterable<PolicySkill> },
+  );
+  readonly policyCount: number;
+  /** The bound agent's id, or `null`. */
+  readonly agentId: string | null;
+  bind(agent: PolicyAgent, skills?: Iterable<PolicySkill>): PolicyEngine;
+  check(
+    skill: string | PolicySkill,
+    opts?: {
+      agent?: PolicyAgent;
+      runCostUsd?: Usd | number;
+      context?: Record<string, unknown>;
+      kind?: SkillKind;
+      external?: boolean;
+      costUsd?: Usd | number;
+    },
+  ): Decision;
+  /** A whole request in the shared vectors' wire form. */
+  checkRequest(request: Record<string, unknown>): Decision;
+}
+
+/** What `policy.compile` answers: the plain Cedar and every rewrite of the dialect. */
+export interface CompiledPolicy {
+  cedar: string;
+  translations: Translation[];
+  policyCount: number;
+}
+
+/** The local policy tools. */
+export declare namespace policy {
+  /** Translates and parses one document; an invalid one throws `InvalidArgumentError` (field `document`). */
+  function compile(document: string): CompiledPolicy;
+}
+
+/** An agent stream that cannot be assembled. */
+export declare class AgentStreamError extends HeroaError {}
+
+/** One dispatched server-sent event. */
+export interface SseEvent {
+  /** `message` unless the stream named it. */
+  event: string;
+  /** The data lines joined with LF. */
+  data: string;
+  /** The last event id at dispatch. */
+  id: string;
+  /** A `retry` (ms) seen while the event was built. */
+  retry: number | null;
+}
+
+/** Server-sent events: the core's WHATWG decoder and the agent-loop assembler. */
+export declare namespace sse {
+  /** Incremental decoder: feed chunks split anywhere. */
+  class Decoder {
+    constructor(lastEventId?: string);
+    feed(chunk: Uint8Array | string): SseEvent[];
+    finish(): void;
+    readonly lastEventId: string;
+    readonly retry: number | null;
+    readonly comments: number;
+  }
+  /** Assembles `chat.completion` / `tool.completion` events into messages. */
+  class AgentLoop {
+    feed(chunk: Uint8Array | string): Array<{ type: string; [field: string]: unknown }>;
+    finish(): Array<{ type: string; [field: string]: unknown }>;
+    readonly isDone: boolean;
+  }
 }

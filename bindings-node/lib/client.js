@@ -6,6 +6,7 @@ const native = require('./native');
 const { toWire, fromWire } = require('./case');
 const { fromNative, InvalidArgumentError, FailedPreconditionError } = require('./errors');
 const { skillAdapter, templateAdapter } = require('./host');
+const { PolicyEngine, compile } = require('./policy');
 
 /** Runs operation `op` with `args` (JavaScript names); answers the JS answer. */
 async function call(n, op, args = {}, { signal } = {}) {
@@ -187,6 +188,25 @@ class Policies extends Resource {
   }
   list(args) { return pages(this._n, 'policies.list', args); }
   get(policyId, opts) { return this._call('policies.get', { policyId }, opts); }
+  /** Checks a document here without storing it (see `policy.compile`). */
+  validate(document) { return compile(document); }
+  /**
+   * The agent's envelope in force (a sub-agent's under its ancestors'), compiled
+   * here and bound to the agent and the registered skills: checks that give the
+   * runtime's decision without a round trip. `null` when the agent has no policy
+   * (the runtime then denies every call).
+   */
+  async precheck(agentId) {
+    let engine;
+    try {
+      engine = await this._n.precheck(agentId);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    if (engine === null) return null;
+    const skills = (await this._call('workspace.skills', {})).items;
+    return PolicyEngine._wrap(engine, engine, skills);
+  }
 }
 
 class Runs extends Resource {

@@ -31,5 +31,10 @@ export const {
   version,
   webhooks,
   WebhookVerificationError,
+  policy,
+  PolicyEngine,
+  Decision,
+  sse,
+  AgentStreamError,
 } = sdk;
 export default sdk;

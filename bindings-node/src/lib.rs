@@ -15,6 +15,8 @@ use napi_derive::napi;
 use secrecy::SecretString;
 
 pub mod host;
+pub mod policy;
+pub mod sse;
 pub mod webhooks;
 
 /// A rejected call: the envelope as the error's message.

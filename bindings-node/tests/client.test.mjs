@@ -14,6 +14,7 @@ import {
   CancelledError,
   TimeoutError,
   FailedPreconditionError,
+  PolicyEngine,
   OPERATIONS,
 } from '../lib/index.mjs';
 import { onBothTransports, autonomousAgent } from './helpers.mjs';
@@ -161,4 +162,48 @@ test('the catalogue is the bridge\'s', () => {
 
 test('a remote client needs its API key', () => {
   assert.throws(() => new Heroa({ baseUrl: 'http://127.0.0.1:9' }), InvalidArgumentError);
+});
+
+test('precheck: the envelope in force, decided here as the runtime decides', async (t) => {
+  await onBothTransports(t, async (client) => {
+    const agent = await client.agents.register({ name: 'checked', region: 'us-east' });
+    assert.equal(await client.policies.precheck(agent.id), null, 'no policy: no engine');
+    await client.policies.create({
+      agentId: agent.id,
+      document: `permit(principal, action == Action::"skill:invoke", resource)
+        when { resource.name in ["heroa:echo"] && context.run_cost_usd < 0.50 };`,
+    });
+    const engine = await client.policies.precheck(agent.id);
+    assert.equal(engine.agentId, agent.id);
+    assert.equal(engine.policyCount, 1);
+    const ok = engine.check('heroa:echo', { runCostUsd: '0.25' });
+    assert.equal(ok.allowed, true, ok.explain());
+    assert.match(ok.reasons[0].policyId, /^po_\w+#0$/);
+    assert.equal(ok.reasons[0].effect, 'permit');
+    assert.equal(engine.check('heroa:echo', { runCostUsd: 0.5 }).allowed, false);
+    const no = engine.check('heroa:sleep');
+    assert.equal(no.allowed, false);
+    assert.match(no.explain(), /no policy permits|not permitted|denied/i);
+    assert.deepEqual(JSON.parse(JSON.stringify(no)), { allowed: false, reasons: [], errors: [], skill: 'heroa:sleep' });
+
+    // The runtime agrees: at L3, the permitted skill runs and the other is blocked.
+    await client.agents.setPromotion(agent.id, 'L3_autonomous');
+    const started = await client.agents.run(agent.id, {
+      calls: [{ skill: 'heroa:echo', args: {} }, { skill: 'heroa:sleep', args: { ms: 1 } }],
+    });
+    const run = await client.runs.wait(started.id, { timeout: 20_000 });
+    assert.deepEqual([run.actionsExecuted, run.actionsBlocked], [1, 1]);
+  });
+});
+
+test('a PolicyEngine without an agent asks for one; bad documents name the field', () => {
+  const engine = new PolicyEngine('permit(principal, action, resource);');
+  assert.throws(() => engine.check('x'), (e) => e instanceof InvalidArgumentError && e.field === 'agent');
+  const agent = { id: 'ag_1', name: 'a', region: 'us-east', promotion: 'L3_autonomous' };
+  assert.equal(engine.check('x', { agent }).allowed, true);
+  assert.equal(engine.bind(agent).check('x').allowed, true);
+  assert.throws(() => engine.check('x', { agent, kind: 'delete' }), (e) => e.field === 'kind');
+  assert.throws(() => engine.check('x', { agent, context: 7 }), (e) => e.field === 'context');
+  assert.throws(() => new PolicyEngine('permit(principal,'), (e) => e instanceof InvalidArgumentError && e.field === 'document');
+  assert.throws(() => new PolicyEngine(42), (e) => e.field === 'documents');
 });

@@ -12,6 +12,9 @@ import {
   type Deployment,
   type SkillOutcome,
   type VaultEntry,
+  PolicyEngine,
+  policy,
+  sse,
 } from '@heroa/sdk';
 
 async function main(): Promise<void> {
@@ -61,6 +64,15 @@ async function main(): Promise<void> {
   const worker: Deployment = await heroa.deploy({ mode: 'agent', template: 'batch-processor', region: 'us-east', ttl: '30m' });
   const out: Run = await worker.run({ input: { items: [], task: 'embed' } });
   const app = await deploy({ mode: 'app', resourceTier: 'small', source: { repo: 'github.com/t/api', ref: 'HEAD' } });
+  const engine = await guide.policies.precheck(a2.id);
+  if (engine) {
+    const d = engine.check('hubspot:contact:read', { runCostUsd: '0.25', context: { source: 'crm' } });
+    console.log(d.allowed, d.reasons.map((r) => r.policyId), d.explain());
+  }
+  const local2 = new PolicyEngine({ po_1: 'permit(principal, action, resource);' });
+  console.log(local2.check({ name: 's', kind: 'write' }, { agent: a2 }).allowed, policy.compile('permit(principal, action, resource);').cedar);
+  const decoder = new sse.Decoder();
+  for (const ev of decoder.feed('data: {"x":1}\n\n')) console.log(ev.event, ev.id, JSON.parse(ev.data), ev.retry);
   console.log(entry.fingerprint, done.status, out.output, app.url, app.expiresAt, heroa.client.agents);
 }
 
