@@ -128,20 +128,6 @@ export declare class NativeSkillCall {
   respond(result?: string | undefined | null, error?: string | undefined | null): boolean
 }
 
-/** Incremental decoder: feed byte chunks split anywhere. */
-export declare class NativeSseDecoder {
-  constructor(lastEventId?: string | undefined | null)
-  /** The events `chunk` completed, flat: `[event, data, id, retry, …]`. */
-  feed(chunk: Uint8Array): Array<string>
-  /** End of stream: an unfinished event is discarded. */
-  finish(): void
-  get lastEventId(): string
-  /** The reconnection time (ms) from the last valid `retry:` field. */
-  get retry(): number | null
-  /** Comment lines seen so far. */
-  get comments(): number
-}
-
 /** An open stream of events. */
 export declare class NativeStream {
   /** The next event as JSON text (`{id, event, data}`), or `null` at the end. */
@@ -165,6 +151,9 @@ export interface DeniedBy {
 
 /** A new cancellation token for `call` (an `AbortSignal` holds one). */
 export declare function newCancelToken(): number
+
+/** Does nothing: the cost of a bare call into the addon, the benchmark's baseline. */
+export declare function noop(): void
 
 /** The bridge's operation catalogue, by name. */
 export declare function operations(): Array<string>
@@ -214,7 +203,10 @@ export declare function webhookGenerateSecret(): string
 export declare function webhookSign(secret: string, body: Buffer, msgId?: string | undefined | null, timestamp?: number | undefined | null): Record<string, string>
 
 /**
- * Verifies `body` (the exact bytes received) against `headers` (lowercase names)
- * and any of `secrets`.
+ * Verifies `body` (the exact bytes received) against the delivery's signature
+ * headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
+ * `heroa-signature` and its alias `x-heroa-signature`: the only ones either scheme
+ * reads, picked by the JavaScript
+ * layer so no header map crosses) and any of `secrets`.
  */
-export declare function webhookVerify(headers: Record<string, string>, body: Buffer, secrets: Array<string>, toleranceSecs: number, now: number | undefined | null, scheme: string): VerifiedDelivery
+export declare function webhookVerify(webhookId: string | undefined | null, webhookTimestamp: string | undefined | null, webhookSignature: string | undefined | null, heroaSignature: string | undefined | null, xHeroaSignature: string | undefined | null, body: Uint8Array, secrets: Array<string>, toleranceSecs: number, now: number | undefined | null, scheme: string): VerifiedDelivery

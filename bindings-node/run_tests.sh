@@ -5,8 +5,9 @@
 #   2. the addon built in debug mode (napi build) next to package.json,
 #   3. `heroa serve` (the CLI) built, for the remote transport,
 #   4. tsc --strict over a typed usage file,
-#   5. node:test — every scenario on the embedded client and against heroa serve,
-#      the shared vectors, the process behaviour.
+#   5. the benchmark's agreement checks (bench/bench.mjs --check: no timing),
+#   6. node:test — every scenario on the embedded client and against heroa serve,
+#      the shared vectors, the guides' examples, the process behaviour.
 # Usage: bash bindings-node/run_tests.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,5 +30,7 @@ echo "   built in $(( $(date +%s) - start )) s"
 (cd "$root" && cargo build --locked -q -p heroa-cli)
 echo "== tsc --strict (typed usage)"
 npx tsc -p tests/tsconfig.json
+echo "== bench agreement (every peer answers as heroa does; no timing)"
+node bench/bench.mjs --check
 echo "== node --test"
 HEROA_BIN="$root/target/debug/heroa" node --test --test-concurrency=1 tests/

@@ -21,19 +21,35 @@ function bytes(body, field) {
   throw new TypeError(`${field} must be the raw body: a Buffer, a Uint8Array or a string`);
 }
 
-/** Headers as a plain object of strings: a fetch `Headers`, pairs, or Node's object. */
-function headerObject(headers) {
-  const out = {};
-  const put = (k, v) => {
-    const name = String(k).toLowerCase();
-    if (!(name in out)) out[name] = Array.isArray(v) ? String(v[0]) : String(v);
-  };
+/** The headers either scheme reads, in the order the addon takes them. */
+const SIGNATURE_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'heroa-signature', 'x-heroa-signature'];
+
+const first = (v) => (v === undefined || v === null ? null : Array.isArray(v) ? String(v[0]) : String(v));
+
+/**
+ * The signature headers' values: from a fetch `Headers`, `[name, value]` pairs, or
+ * an object (Node's lowercase `req.headers`, or any case).
+ */
+function signatureHeaders(headers) {
   if (headers && typeof headers.forEach === 'function' && typeof headers.get === 'function') {
-    headers.forEach((v, k) => put(k, v));
-  } else if (Array.isArray(headers)) {
+    return SIGNATURE_HEADERS.map((name) => headers.get(name));
+  }
+  const out = [null, null, null, null, null];
+  const put = (k, v) => {
+    const i = SIGNATURE_HEADERS.indexOf(String(k).toLowerCase());
+    if (i !== -1 && out[i] === null) out[i] = first(v);
+  };
+  if (Array.isArray(headers)) {
     for (const [k, v] of headers) put(k, v);
   } else if (headers && typeof headers === 'object') {
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined) put(k, v);
+    // The usual case: Node's lowercase names, read directly.
+    let found = 0;
+    for (let i = 0; i < out.length; i++) {
+      const v = first(headers[SIGNATURE_HEADERS[i]]);
+      out[i] = v;
+      if (v !== null) found++;
+    }
+    if (found < out.length) for (const k of Object.keys(headers)) if (k !== k.toLowerCase()) put(k, headers[k]);
   } else {
     throw new TypeError('headers must be an object, a Headers instance or [name, value] pairs');
   }
@@ -57,7 +73,8 @@ function webhookError(e) {
 function verify(headers, body, secret, { tolerance = 300, now, scheme = 'auto' } = {}) {
   const secrets = Array.isArray(secret) ? secret : [secret];
   try {
-    return native.webhookVerify(headerObject(headers), bytes(body, 'body'), secrets, tolerance, now ?? null, scheme);
+    const [id, timestamp, signature, heroa, xHeroa] = signatureHeaders(headers);
+    return native.webhookVerify(id, timestamp, signature, heroa, xHeroa, bytes(body, 'body'), secrets, tolerance, now ?? null, scheme);
   } catch (e) {
     throw webhookError(e);
   }

@@ -199,6 +199,10 @@ pub fn verify_audit_chain(record: String) -> Result<String> {
         .map_err(core_error)
 }
 
+/// Does nothing: the cost of a bare call into the addon, the benchmark's baseline.
+#[napi]
+pub fn noop() {}
+
 /// The version of the core.
 #[napi]
 pub fn version() -> String {

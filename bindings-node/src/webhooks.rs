@@ -38,12 +38,20 @@ pub struct VerifiedDelivery {
     pub secret_index: u32,
 }
 
-/// Verifies `body` (the exact bytes received) against `headers` (lowercase names)
-/// and any of `secrets`.
+/// Verifies `body` (the exact bytes received) against the delivery's signature
+/// headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
+/// `heroa-signature` and its alias `x-heroa-signature`: the only ones either scheme
+/// reads, picked by the JavaScript
+/// layer so no header map crosses) and any of `secrets`.
 #[napi]
+#[allow(clippy::too_many_arguments)]
 pub fn webhook_verify(
-    headers: HashMap<String, String>,
-    body: Buffer,
+    webhook_id: Option<String>,
+    webhook_timestamp: Option<String>,
+    webhook_signature: Option<String>,
+    heroa_signature: Option<String>,
+    x_heroa_signature: Option<String>,
+    body: &[u8],
     secrets: Vec<String>,
     tolerance_secs: f64,
     now: Option<i64>,
@@ -79,7 +87,17 @@ pub fn webhook_verify(
         now,
         scheme,
     };
-    let v = webhooks::verify(&headers, &body, &secrets, opts).map_err(webhook_error)?;
+    let headers: Vec<(&str, &str)> = [
+        (webhooks::WEBHOOK_ID_HEADER, &webhook_id),
+        (webhooks::WEBHOOK_TIMESTAMP_HEADER, &webhook_timestamp),
+        (webhooks::WEBHOOK_SIGNATURE_HEADER, &webhook_signature),
+        (webhooks::HEROA_SIGNATURE_HEADER, &heroa_signature),
+        (webhooks::X_HEROA_SIGNATURE_HEADER, &x_heroa_signature),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+    .collect();
+    let v = webhooks::verify(headers.as_slice(), body, &secrets, opts).map_err(webhook_error)?;
     Ok(VerifiedDelivery {
         scheme: v.scheme.as_str().to_string(),
         msg_id: v.msg_id,

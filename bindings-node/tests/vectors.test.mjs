@@ -86,7 +86,7 @@ test('invalid policy vectors name the document and the positions', () => {
 // ------------------------------------------------------------------ sse
 const SSE_DIR = join(REPO, 'tests', 'vectors', 'sse');
 
-test('sse vectors: whole, and fed one byte at a time', () => {
+test('sse vectors: whole, in chunks of 1 and 7 bytes, and as text', () => {
   const files = readdirSync(SSE_DIR).filter((f) => f.endsWith('.json'));
   assert.ok(files.length >= 30, 'vectors are present');
   for (const f of files) {
@@ -102,6 +102,12 @@ test('sse vectors: whole, and fed one byte at a time', () => {
       assert.equal(d.lastEventId, v.last_event_id_after, v.name);
       assert.equal(d.retry, v.retry_after, v.name);
       if ('comments' in v) assert.equal(d.comments, v.comments.length, v.name);
+    }
+    if ('input' in v) {
+      // Text in (already decoded) gives the same events.
+      const d = new sse.Decoder();
+      const got = [...d.feed(v.input.slice(0, 3)), ...d.feed(v.input.slice(3))];
+      assert.deepEqual(got.map((e) => e.data), v.events.map((e) => e.data), `${v.name} (text)`);
     }
   }
 });

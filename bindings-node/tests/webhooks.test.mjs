@@ -44,6 +44,12 @@ test('sign then verify, with a rotation; a changed body is a mismatch', () => {
   const v = webhooks.verify(headers, body, [fresh, old]);
   assert.equal(v.secretIndex, 1);
   assert.equal(webhooks.verify(new Headers(headers), body.toString(), old).secretIndex, 0);
+  // Any header form and any case: pairs, mixed-case names, array values (Node's).
+  const upper = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toUpperCase(), [v]]));
+  assert.equal(webhooks.verify(upper, body, old).scheme, 'standard-webhooks');
+  assert.equal(webhooks.verify(Object.entries(headers), new Uint8Array(body), old).secretIndex, 0);
+  const heroaOnly = { 'X-Heroa-Signature': headers['heroa-signature'] };
+  assert.equal(webhooks.verify(heroaOnly, body, old).scheme, 'heroa-hmac-sha256');
   assert.throws(
     () => webhooks.verify(headers, Buffer.concat([body, Buffer.from(' ')]), old),
     (e) => e instanceof WebhookVerificationError && e.reason === 'mismatch',
