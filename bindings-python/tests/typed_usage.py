@@ -98,9 +98,19 @@ def deploy_flow() -> None:
     client = heroa.Client.embedded()
     worker = client.deploy(mode="agent", template="batch-processor", region="us-east", ttl="30m")
     run: heroa.Run = client.agents.run(agent_id=worker.handle or "", input={"items": [], "task": "embed"})
+    # The deploy guide's handle: blocking methods on a Client's deployments.
+    out: heroa.Run = worker.run(input={"items": ["a"], "task": "embed"})
+    started: heroa.Run = worker.run({"items": []}, wait=False, timeout=None)
+    waited: heroa.Run = worker.run(timeout=30.5)
+    moved: heroa.Deployment = worker.extend("1h")
     deps: List[heroa.Deployment] = client.deployments.list(limit=10).items
+    fetched: heroa.Deployment = client.deployments.get(worker.id)
+    again: heroa.Run = fetched.run(input=None)
     longer: heroa.Deployment = client.deployments.extend(worker.id, "24h")
     gone: heroa.Deployment = client.deployments.delete(worker.id)
+    stopped: heroa.Deployment = gone.delete()
+    either: List[heroa.DeploymentData] = [dep, worker, heroa.DeploymentData.from_dict(dep)]
+    print(out.output, started.status, waited.cost_usd, moved.ttl, again.id, stopped, either)
     rt = client.runtime
     if rt is not None:
         pem: str = rt.gateway_ca_pem()
@@ -117,7 +127,19 @@ async def async_flow() -> None:
     async for event in client.runs.stream(run.id):
         kind: str = event.event
     engine: Optional[PolicyEngine] = await client.policies.precheck(agent.id)
-    print(done, engine)
+    # The deploy guide's handle on an AsyncClient: coroutine methods.
+    worker: heroa.AsyncDeployment = await client.deploy(
+        mode="agent", template="batch-processor", region="us-east", ttl="30m"
+    )
+    out: heroa.Run = await worker.run(input={"items": ["a"], "task": "embed"})
+    started: heroa.Run = await worker.run(wait=False)
+    waited: heroa.Run = await worker.run({"items": []}, timeout=5.0)
+    longer: heroa.AsyncDeployment = await worker.extend("24h")
+    fetched: heroa.AsyncDeployment = await client.deployments.get(worker.id)
+    listed: List[heroa.AsyncDeployment] = [d async for d in client.deployments.list()]
+    gone: heroa.AsyncDeployment = await fetched.delete()
+    data: heroa.DeploymentData = gone
+    print(done, engine, out.output, started.status, waited.id, longer.ttl, listed, data)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,10 @@ from .types import (
     CompiledPolicy,
     Delivery,
     DeliveryAttempt,
+    AsyncDeployment,
     DeployPolicy,
     Deployment,
+    DeploymentData,
     DEPLOY_MODES,
     RESOURCE_TIERS,
     InboxItem,
@@ -141,7 +143,9 @@ __all__ = [
     "AuditVerification",
     "Delivery",
     "DeliveryAttempt",
+    "DeploymentData",
     "Deployment",
+    "AsyncDeployment",
     "DeployPolicy",
     "Money",
     "SyncPage",
@@ -196,7 +200,17 @@ def deploy(
 ) -> Deployment:
     """The deploy guide's ``heroa.deploy(...)`` on :func:`default_client` — see
     :meth:`Client.deploy`. An embedded default client's deployments live as long as
-    the process."""
+    the process.
+
+    Returns a :class:`heroa.Deployment` bound to the default client, so a sub-agent
+    runs through its handle::
+
+        worker = heroa.deploy(mode="agent", template="batch-processor", ttl="30m")
+        out = worker.run(input={"items": docs, "task": "embed"})  # waits; the ended Run
+
+    (``wait=False`` returns the run just started; ``timeout`` is ``runs.wait``'s, in
+    seconds, default 300; an app or service refuses ``run`` with
+    :class:`heroa.FailedPreconditionError`, ``field="mode"``.)"""
     return default_client().deploy(
         mode,
         region=region,

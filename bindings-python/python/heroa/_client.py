@@ -31,7 +31,7 @@ from ._resources import (
     Workspaces,
 )
 from .errors import FailedPreconditionError, InvalidArgumentError
-from .types import Deployment, Money, Workspace, usd_text
+from .types import AsyncDeployment, Deployment, Money, Workspace, usd_text
 
 __all__ = ["Client", "AsyncClient", "Runtime", "Server"]
 
@@ -411,11 +411,23 @@ class Client(_ClientBase):
         a directory or ``.tar.gz`` path, or ``{"repo", "ref"}``, ``{"image"}``,
         ``{"path", "command"}``, ``{"tarball"}``. The same ``name`` or
         ``idempotency_key`` returns the existing deployment. Bad input raises
-        :class:`heroa.InvalidArgumentError` naming the ``field``."""
-        return Deployment(json.loads(self._n.call("deploy", _deploy_args(
+        :class:`heroa.InvalidArgumentError` naming the ``field``.
+
+        The answer is a :class:`heroa.Deployment` bound to this client — the handle of
+        the deploy guide::
+
+            worker = client.deploy(mode="agent", template="batch-processor", ttl="30m")
+            out = worker.run(input={"items": docs, "task": "embed"})  # the ended Run
+
+        ``worker.run(input=…, wait=True, timeout=None)`` runs a sub-agent (``agents.run``
+        on its ``handle``) and waits for the end like ``runs.wait`` (``timeout`` in
+        seconds, default 300; ``wait=False`` returns the run just started); an app or
+        service refuses with :class:`heroa.FailedPreconditionError` (``field="mode"``).
+        ``worker.extend(ttl)`` and ``worker.delete()`` act on the deployment."""
+        return self.deployments._bound_text(self._n.call("deploy", _deploy_args(
             mode, region, resource_tier, ttl, policy, template, source, name,
             idempotency_key, parent_agent_id, public, gpu, health_path,
-        ))))
+        )))
 
     @classmethod
     def from_env(cls) -> "Client":
@@ -486,13 +498,17 @@ class AsyncClient(_ClientBase):
         public: Optional[bool] = None,
         gpu: Optional[bool] = None,
         health_path: Optional[str] = None,
-    ) -> Deployment:
-        """See :meth:`Client.deploy`."""
+    ) -> AsyncDeployment:
+        """See :meth:`Client.deploy`. The answer is a :class:`heroa.AsyncDeployment`
+        bound to this client, whose methods are coroutines::
+
+            worker = await client.deploy(mode="agent", template="batch-processor")
+            out = await worker.run(input={"items": docs, "task": "embed"})"""
         out: str = await self._n.call_async("deploy", _deploy_args(
             mode, region, resource_tier, ttl, policy, template, source, name,
             idempotency_key, parent_agent_id, public, gpu, health_path,
         ))
-        return Deployment(json.loads(out))
+        return self.deployments._bound_text(out)
 
     @classmethod
     def from_env(cls) -> "AsyncClient":

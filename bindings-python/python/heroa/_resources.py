@@ -12,6 +12,7 @@ import json
 from decimal import Decimal
 from typing import (
     Any,
+    Callable,
     Dict,
     Literal,
     AsyncIterator,
@@ -34,6 +35,7 @@ from .types import (
     Approval,
     AuditRecord,
     AuditVerification,
+    AsyncDeployment,
     CompiledPolicy,
     Delivery,
     Deployment,
@@ -113,9 +115,15 @@ class _Sync:
         return self._n.call(op, args)
 
     def _list(
-        self, cls: Type[M], op: str, limit: Optional[int], cursor: Optional[str], **filters: Any
+        self,
+        cls: Callable[[Dict[str, Any]], M],
+        op: str,
+        limit: Optional[int],
+        cursor: Optional[str],
+        **filters: Any,
     ) -> SyncPage[M]:
-        """The page of list ``op`` at ``cursor``; it fetches the pages after it."""
+        """The page of list ``op`` at ``cursor``; it fetches the pages after it.
+        ``cls`` makes each item of its JSON (a class, or a binding factory)."""
 
         def fetch(at: Optional[str]) -> SyncPage[M]:
             data = json.loads(self._call(op, _args(**filters, limit=limit, cursor=at)))
@@ -149,7 +157,12 @@ class _Async:
         return out
 
     def _list(
-        self, cls: Type[M], op: str, limit: Optional[int], cursor: Optional[str], **filters: Any
+        self,
+        cls: Callable[[Dict[str, Any]], M],
+        op: str,
+        limit: Optional[int],
+        cursor: Optional[str],
+        **filters: Any,
     ) -> AsyncPaginator[M]:
         """List ``op`` from ``cursor``: await it for that page, or iterate every item."""
 
@@ -271,31 +284,65 @@ def _deploy_args(
 # =============================================================================== sync
 
 
+def _wait_ms(wait: bool, timeout: Optional[float]) -> Optional[int]:
+    """A handle's ``run`` wait in milliseconds (``runs.wait``'s timeout: seconds,
+    default :data:`DEFAULT_WAIT`), checked before the run starts; ``None`` without a
+    wait."""
+    if not wait:
+        return None
+    return _timeout_ms(DEFAULT_WAIT if timeout is None else timeout)
+
+
+def _handle_run_args(agent_id: str, input: Any) -> str:  # noqa: A002
+    # As every binding's handle does: no input is an empty object.
+    return _args(agent_id=agent_id, input={} if input is None else input)
+
+
 class Deployments(_Sync):
     """``client.deployments``: the apps, services and sub-agents ``client.deploy``
-    stood up — list, read, extend the TTL, delete."""
+    stood up — list, read, extend the TTL, delete. Every deployment it answers is a
+    :class:`heroa.Deployment` bound to this client (``dep.run``, ``dep.extend``,
+    ``dep.delete``)."""
 
     __slots__ = ()
 
+    def _bound(self, data: Dict[str, Any]) -> Deployment:
+        return Deployment._bound(data, self)
+
+    def _bound_text(self, text: str) -> Deployment:
+        return self._bound(json.loads(text))
+
+    def _run_handle(
+        self, agent_id: str, input: Any, wait: bool, timeout: Optional[float]  # noqa: A002
+    ) -> Run:
+        """:meth:`heroa.Deployment.run`: ``agents.run`` then, unless ``wait`` is false,
+        ``runs.wait`` with its timeout."""
+        wait_ms = _wait_ms(wait, timeout)
+        run = _one(Run, self._call("agents.run", _handle_run_args(agent_id, input)))
+        if wait_ms is None:
+            return run
+        return _one(Run, self._call("runs.wait", _args(run_id=run.id, timeout_ms=wait_ms)))
+
     def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> SyncPage[Deployment]:
         """Deployments of the workspace, oldest first."""
-        return self._list(Deployment, "deployments.list", limit, cursor)
+        return self._list(self._bound, "deployments.list", limit, cursor)
 
     def get(self, deployment_id: str) -> Deployment:
         """One deployment (``dep_…``)."""
-        return _one(Deployment, self._call("deployments.get", _args(deployment_id=deployment_id)))
+        return self._bound_text(self._call("deployments.get", _args(deployment_id=deployment_id)))
 
     def extend(self, deployment_id: str, ttl: str) -> Deployment:
         """A new TTL counted from now (``"2h"``, ``"persistent"``, …)."""
-        return _one(
-            Deployment,
-            self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl)),
+        return self._bound_text(
+            self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl))
         )
 
     def delete(self, deployment_id: str) -> Deployment:
         """Stops and deletes a deployment (a sub-agent's handle then refuses runs);
         returns its last state."""
-        return _one(Deployment, self._call("deployments.delete", _args(deployment_id=deployment_id)))
+        return self._bound_text(
+            self._call("deployments.delete", _args(deployment_id=deployment_id))
+        )
 
 
 class Agents(_Sync):
@@ -605,27 +652,44 @@ class Workspaces(_Sync):
 
 
 class AsyncDeployments(_Async):
-    """``client.deployments`` of :class:`heroa.AsyncClient` (see :class:`Deployments`)."""
+    """``client.deployments`` of :class:`heroa.AsyncClient` (see :class:`Deployments`);
+    every deployment it answers is a :class:`heroa.AsyncDeployment` bound to this
+    client (``await dep.run(…)``)."""
 
     __slots__ = ()
 
-    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[Deployment]:
-        return self._list(Deployment, "deployments.list", limit, cursor)
+    def _bound(self, data: Dict[str, Any]) -> AsyncDeployment:
+        return AsyncDeployment._bound(data, self)
 
-    async def get(self, deployment_id: str) -> Deployment:
-        return _one(
-            Deployment, await self._call("deployments.get", _args(deployment_id=deployment_id))
+    def _bound_text(self, text: str) -> AsyncDeployment:
+        return self._bound(json.loads(text))
+
+    async def _run_handle(
+        self, agent_id: str, input: Any, wait: bool, timeout: Optional[float]  # noqa: A002
+    ) -> Run:
+        """:meth:`heroa.AsyncDeployment.run` (see :meth:`Deployments._run_handle`)."""
+        wait_ms = _wait_ms(wait, timeout)
+        run = _one(Run, await self._call("agents.run", _handle_run_args(agent_id, input)))
+        if wait_ms is None:
+            return run
+        return _one(Run, await self._call("runs.wait", _args(run_id=run.id, timeout_ms=wait_ms)))
+
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AsyncPaginator[AsyncDeployment]:
+        return self._list(self._bound, "deployments.list", limit, cursor)
+
+    async def get(self, deployment_id: str) -> AsyncDeployment:
+        return self._bound_text(
+            await self._call("deployments.get", _args(deployment_id=deployment_id))
         )
 
-    async def extend(self, deployment_id: str, ttl: str) -> Deployment:
-        return _one(
-            Deployment,
-            await self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl)),
+    async def extend(self, deployment_id: str, ttl: str) -> AsyncDeployment:
+        return self._bound_text(
+            await self._call("deployments.extend", _args(deployment_id=deployment_id, ttl=ttl))
         )
 
-    async def delete(self, deployment_id: str) -> Deployment:
-        return _one(
-            Deployment, await self._call("deployments.delete", _args(deployment_id=deployment_id))
+    async def delete(self, deployment_id: str) -> AsyncDeployment:
+        return self._bound_text(
+            await self._call("deployments.delete", _args(deployment_id=deployment_id))
         )
 
 

@@ -21,11 +21,14 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Protocol,
     Tuple,
     Type,
     TypeVar,
     Union,
 )
+
+from .errors import FailedPreconditionError
 
 __all__ = [
     "Model",
@@ -49,7 +52,9 @@ __all__ = [
     "RunEvent",
     "Delivery",
     "DeliveryAttempt",
+    "DeploymentData",
     "Deployment",
+    "AsyncDeployment",
     "DeployPolicy",
     "DEPLOY_MODES",
     "RESOURCE_TIERS",
@@ -446,10 +451,16 @@ class DeployPolicy(Model):
     secret_scopes: Optional[List[str]]
 
 
-class Deployment(Model):
+class DeploymentData(Model):
     """An app, service or sub-agent stood up by ``deploy`` (the deploy guide's answer:
     ``url`` | ``endpoint`` | ``handle``, ``mode``, ``region``, ``expires_at``) with its
-    id, status and settings. ``dep["url"]`` and ``dep.url`` read the same."""
+    id, status and settings, as data. ``dep["url"]`` and ``dep.url`` read the same.
+
+    Clients answer with its two handle flavours, which add the handle's methods
+    (``run``, ``extend``, ``delete``): :class:`Deployment` from :class:`heroa.Client`
+    and :func:`heroa.deploy` (methods that block), :class:`AsyncDeployment` from
+    :class:`heroa.AsyncClient` (coroutine methods). Both are ``DeploymentData``: take
+    this type to accept either."""
 
     id: str
     #: App mode (and public services): ``https://<id>.<domain>``.
@@ -459,7 +470,9 @@ class Deployment(Model):
     http_url: Optional[str]
     #: Service mode: ``heroa://<workspace>/svc/<id>``.
     endpoint: Optional[str]
-    #: Agent mode: the sub-agent's id — run it with ``client.agents.run(agent_id=handle)``.
+    #: Agent mode: the sub-agent's id — run it with ``worker.run(input=…)`` (a
+    #: :class:`Deployment` / :class:`AsyncDeployment`), or like any agent with
+    #: ``client.agents.run(agent_id=handle)``.
     handle: Optional[str]
     mode: str
     region: str
@@ -479,3 +492,141 @@ class Deployment(Model):
     updated_at: str
 
     _nested = {"policy": DeployPolicy}
+
+
+class _SyncDeployments(Protocol):
+    """What a :class:`Deployment` calls: ``client.deployments`` of a
+    :class:`heroa.Client`."""
+
+    def _run_handle(
+        self, agent_id: str, input: Any, wait: bool, timeout: Optional[float]  # noqa: A002
+    ) -> Run: ...
+
+    def extend(self, deployment_id: str, ttl: str) -> "Deployment": ...
+
+    def delete(self, deployment_id: str) -> "Deployment": ...
+
+
+class _AsyncDeployments(Protocol):
+    """What an :class:`AsyncDeployment` calls: ``client.deployments`` of a
+    :class:`heroa.AsyncClient`."""
+
+    async def _run_handle(
+        self, agent_id: str, input: Any, wait: bool, timeout: Optional[float]  # noqa: A002
+    ) -> Run: ...
+
+    async def extend(self, deployment_id: str, ttl: str) -> "AsyncDeployment": ...
+
+    async def delete(self, deployment_id: str) -> "AsyncDeployment": ...
+
+
+H = TypeVar("H", bound="_DeploymentHandle")
+
+
+class _DeploymentHandle(DeploymentData):
+    """What both handle flavours share: the client they were answered by (kept out of
+    the data: ``to_dict()``, ``==``, ``[]`` and ``repr`` see only the wire JSON), and
+    the checks ``run`` makes before any call."""
+
+    _deployments: Any = None  # the client's ``deployments`` resource; None when unbound
+
+    @classmethod
+    def _bound(cls: Type[H], data: Mapping[str, Any], deployments: Any) -> H:
+        dep = cls(data)
+        object.__setattr__(dep, "_deployments", deployments)
+        return dep
+
+    def _client(self, what: str) -> Any:
+        if self._deployments is None:
+            raise FailedPreconditionError(
+                f"this {type(self).__name__} is not bound to a client, so it cannot {what}: "
+                "only one answered by client.deploy(...), heroa.deploy(...) or "
+                "client.deployments.get/extend/delete/list can (one built with from_dict "
+                "is data only)"
+            )
+        return self._deployments
+
+    def _runnable(self) -> str:
+        """The sub-agent's id, or the error of a deployment without a run loop."""
+        if self.mode != "agent" or not self.handle:
+            raise FailedPreconditionError(
+                f'only a sub-agent (mode "agent") can be run; this deployment\'s mode is "{self.mode}"',
+                field="mode",
+            )
+        return self.handle
+
+    # The binding survives copies; a pickle carries the data only (unbound).
+    def __copy__(self: H) -> H:
+        return type(self)._bound(self._data, self._deployments)
+
+    def __deepcopy__(self: H, memo: Dict[int, Any]) -> H:
+        return type(self)._bound(copy.deepcopy(self._data, memo), self._deployments)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self._data,))
+
+
+class Deployment(_DeploymentHandle):
+    """A deployment answered by :class:`heroa.Client` (``client.deploy``,
+    :func:`heroa.deploy`, ``client.deployments.get/extend/delete/list``): its data (see
+    :class:`DeploymentData`) plus the handle's methods, which block — the deploy
+    guide's ``worker.run(input=…)``.
+
+    One built from data (``Deployment.from_dict``) is not bound to a client: its
+    methods raise :class:`heroa.FailedPreconditionError`."""
+
+    def run(
+        self, input: Any = None, *, wait: bool = True, timeout: Optional[float] = None  # noqa: A002
+    ) -> Run:
+        """Runs the sub-agent (mode ``agent``): starts ``agents.run`` on its
+        ``handle`` with ``input`` (``{}`` when omitted) and, unless ``wait=False``,
+        waits like ``client.runs.wait(run.id, timeout=…)`` — ``timeout`` seconds,
+        default 300; ``heroa.TimeoutError`` after it (the run goes on) — returning the
+        ended run (its ``output``, ``status``, ``cost_usd``). With ``wait=False``
+        returns the run just started (``queued``).
+
+        An app or service has no run loop: :class:`heroa.FailedPreconditionError`
+        with ``field == "mode"``, before any call. A bad ``timeout`` raises
+        :class:`heroa.InvalidArgumentError` before the run starts."""
+        handle = self._runnable()
+        client: _SyncDeployments = self._client("run")
+        return client._run_handle(handle, input, wait, timeout)
+
+    def extend(self, ttl: str) -> "Deployment":
+        """``client.deployments.extend(self.id, ttl)``: a new TTL counted from now
+        (``"2h"``, ``"persistent"``, …); returns the deployment's new state."""
+        client: _SyncDeployments = self._client("extend")
+        return client.extend(self.id, ttl)
+
+    def delete(self) -> "Deployment":
+        """``client.deployments.delete(self.id)``: stops and deletes the deployment (a
+        sub-agent then refuses runs); returns its last state."""
+        client: _SyncDeployments = self._client("delete")
+        return client.delete(self.id)
+
+
+class AsyncDeployment(_DeploymentHandle):
+    """A deployment answered by :class:`heroa.AsyncClient`: the data of
+    :class:`DeploymentData` plus the handle's methods as coroutines —
+    ``await worker.run(input=…)``. Cancelling the awaiting task cancels the wait (the
+    run goes on). A separate class from :class:`Deployment` (not a subclass) so that
+    type checkers tell the blocking methods from the coroutines."""
+
+    async def run(
+        self, input: Any = None, *, wait: bool = True, timeout: Optional[float] = None  # noqa: A002
+    ) -> Run:
+        """See :meth:`Deployment.run` (``client.runs.wait``'s timeout: seconds,
+        default 300)."""
+        handle = self._runnable()
+        client: _AsyncDeployments = self._client("run")
+        return await client._run_handle(handle, input, wait, timeout)
+
+    async def extend(self, ttl: str) -> "AsyncDeployment":
+        """See :meth:`Deployment.extend`."""
+        client: _AsyncDeployments = self._client("extend")
+        return await client.extend(self.id, ttl)
+
+    async def delete(self) -> "AsyncDeployment":
+        """See :meth:`Deployment.delete`."""
+        client: _AsyncDeployments = self._client("delete")
+        return await client.delete(self.id)
