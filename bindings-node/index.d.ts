@@ -208,7 +208,7 @@ declare class Workspace {
 }
 
 declare class Deployments {
-  list(args?: ListOptions): PagePromise<DeploymentData>;
+  list(args?: ListOptions): PagePromise<Deployment>;
   get(deploymentId: string, opts?: CallOptions): Promise<Deployment>;
   extend(deploymentId: string, ttl: string, opts?: CallOptions): Promise<Deployment>;
   delete(deploymentId: string, opts?: CallOptions): Promise<Deployment>;
@@ -242,6 +242,8 @@ export declare class Heroa {
   /** Registers (or replaces) a template (run loop) run by `handler` in this process (embedded client only). */
   template(name: string, options: { description?: string }, handler: (ctx: TemplateContext) => unknown): this;
   template(name: string, handler: (ctx: TemplateContext) => unknown): this;
+  /** The embedded runtime's HTTPS gateway for app URLs: connect to `host:port`, trust `caPem`. */
+  gateway(): Promise<{ caPem: string; host: string; port: number }>;
   /** Releases the client: its runtime ends once the calls in flight have; later calls reject. */
   close(): void;
   /** Runs any operation of the catalogue by name, with wire (snake_case) JSON. */

@@ -24,6 +24,8 @@ export declare class NativeClient {
    * with a `NativeRunContext`).
    */
   registerTemplate(name: string, description: string | undefined | null, handler: Handler<NativeRunContext>): void
+  /** The gateway (started on first use) of the embedded runtime. */
+  gateway(): Promise<Gateway>
   /**
    * The envelope in force for `agent_id`, compiled here and bound to the agent;
    * `null` when the agent has no policy.
@@ -147,6 +149,16 @@ export interface DeniedBy {
   agentId: string
   agentName: string
   noEnvelope: boolean
+}
+
+/**
+ * Where the embedded runtime's gateway serves app URLs over HTTPS, and the PEM of
+ * the local CA that signs them.
+ */
+export interface Gateway {
+  caPem: string
+  host: string
+  port: number
 }
 
 /** A new cancellation token for `call` (an `AbortSignal` holds one). */

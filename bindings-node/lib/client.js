@@ -83,10 +83,10 @@ class PagePromise {
   }
 }
 
-function pages(n, op, { limit, cursor, signal, ...filters } = {}) {
+function pages(n, op, { limit, cursor, signal, ...filters } = {}, item = (x) => x) {
   const fetch = async (at) => {
     const answer = await call(n, op, { ...filters, limit, cursor: at ?? undefined }, { signal });
-    return new Page(answer.items, answer.nextCursor, fetch);
+    return new Page(answer.items.map(item), answer.nextCursor, fetch);
   };
   return new PagePromise(fetch, cursor);
 }
@@ -283,9 +283,13 @@ function handle(n, d) {
     async run({ input = {}, wait = true, timeout, signal } = {}) {
       if (d.mode !== 'agent' || !d.handle) {
         throw new FailedPreconditionError(
-          `only a sub-agent (mode "agent") can be run; this deployment is a ${d.mode}`,
+          `only a sub-agent (mode "agent") can be run; this deployment's mode is "${d.mode}"`,
           { field: 'mode' },
         );
+      }
+      if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
+        // Refused before the run starts: no run is left behind.
+        throw new InvalidArgumentError('timeout must be a number of milliseconds ≥ 0', { field: 'timeout' });
       }
       const run = await call(n, 'agents.run', { agentId: d.handle, input }, { signal });
       if (!wait) return run;
@@ -301,7 +305,7 @@ function handle(n, d) {
 }
 
 class Deployments extends Resource {
-  list(args) { return pages(this._n, 'deployments.list', args); }
+  list(args) { return pages(this._n, 'deployments.list', args, (d) => handle(this._n, d)); }
   async get(deploymentId, opts) { return handle(this._n, await this._call('deployments.get', { deploymentId }, opts)); }
   async extend(deploymentId, ttl, opts) { return handle(this._n, await this._call('deployments.extend', { deploymentId, ttl }, opts)); }
   async delete(deploymentId, opts) { return handle(this._n, await this._call('deployments.delete', { deploymentId }, opts)); }
@@ -403,6 +407,19 @@ class Heroa {
       throw fromNative(e);
     }
     return this;
+  }
+
+  /**
+   * The embedded runtime's gateway, which serves app URLs over HTTPS (started on
+   * first use): `{ caPem, host, port }` — connect to `host:port` for any app host
+   * name and trust `caPem`, the local CA that signs them (embedded client only).
+   */
+  async gateway() {
+    try {
+      return await this._n.gateway();
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** Releases the client: its runtime ends once the calls in flight have. Later calls fail. */

@@ -52,8 +52,8 @@ impl NativeClient {
         self.bridge()?.client().runtime().cloned().ok_or_else(|| {
             core_error(Error::new(
                 ErrorKind::FailedPrecondition,
-                "skills and templates written in JavaScript run in this process: register them \
-                 on an embedded client (Heroa.embedded()); a remote control plane runs its own",
+                "skills, templates and the gateway belong to the runtime in this process: \
+                 use an embedded client (Heroa.embedded()); a remote control plane has its own",
             ))
         })
     }
@@ -102,6 +102,34 @@ impl NativeClient {
             t = t.description(d);
         }
         rt.register_template(t).map_err(core_error)
+    }
+}
+
+/// Where the embedded runtime's gateway serves app URLs over HTTPS, and the PEM of
+/// the local CA that signs them.
+#[napi(object)]
+pub struct Gateway {
+    pub ca_pem: String,
+    pub host: String,
+    pub port: u32,
+}
+
+#[napi]
+impl NativeClient {
+    /// The gateway (started on first use) of the embedded runtime.
+    #[napi]
+    pub async fn gateway(&self) -> Result<Gateway> {
+        let rt = self.runtime()?;
+        on_bridge(async move {
+            let ca_pem = rt.gateway_ca_pem().await?;
+            let addr = rt.gateway_addr().await?;
+            Ok(Gateway {
+                ca_pem,
+                host: addr.ip().to_string(),
+                port: u32::from(addr.port()),
+            })
+        })
+        .await
     }
 }
 

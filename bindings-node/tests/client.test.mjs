@@ -138,8 +138,10 @@ test('deploy a sub-agent and run it through its handle', async (t) => {
     assert.ok(['queued', 'running', 'complete'].includes(queued.status));
     assert.equal(Object.keys(dep).includes('run'), false, 'the handle\'s methods are not data');
     const listed = [];
-    for await (const d of client.deployments.list()) listed.push(d.id);
-    assert.deepEqual(listed, [dep.id]);
+    for await (const d of client.deployments.list()) listed.push(d);
+    assert.deepEqual(listed.map((d) => d.id), [dep.id]);
+    assert.equal((await listed[0].run({ timeout: 20_000 })).status, 'complete', 'listed handles run too');
+    await assert.rejects(dep.run({ timeout: -1 }), (e) => e instanceof InvalidArgumentError && e.field === 'timeout');
     const fetched = await client.deployments.get(dep.id);
     assert.equal((await fetched.run()).agentId, dep.handle);
     // A service (a local process here) has no run loop: its handle refuses `run()`.

@@ -96,3 +96,23 @@ test('the onboarding example runs', () => {
   assert.match(out.stdout, /L3 run run_\w+: partial, cost \$0/);
   assert.match(out.stdout, /valid = true/);
 });
+
+test('the deploy example runs: a sub-agent batch, and an app fetched over HTTPS', () => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HEROA_')));
+  const out = spawnSync(process.execPath, [join(REPO, 'examples', 'node', 'deploy.mjs')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env,
+  });
+  assert.equal(out.status, 0, out.stderr);
+  const lines = out.stdout.trim().split('\n');
+  assert.match(lines[0], /^sub-agent ag_\w+, expires \d{4}-/);
+  const batch = JSON.parse(lines[1].replace(/^batch complete: /, ''));
+  assert.deepEqual(batch.results.map((r) => r.output), [
+    { index: 0, vector: [5, 2] },
+    { index: 1, vector: [4, 1] },
+    { index: 2, vector: [5, 2] },
+  ]);
+  assert.match(lines[2], /^https:\/\/[a-z0-9]+\.[\w.-]+(:\d+)?$/);
+  assert.equal(lines[3], 'HTTP 200 {"service":"generated-api","path":"/health"}');
+});
