@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use futures_util::FutureExt;
 use heroa_bridge::{Bridge, CancellationToken, Client, ErrorEnvelope, StreamHandle};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -38,6 +39,27 @@ async fn on_bridge<T: Send + 'static>(
             "the call ended inside Heroa (a bug: it panicked)",
         ))),
     }
+}
+
+/// A Promise settled by `fut`, which runs on the bridge's runtime. The answer hops
+/// back to the JavaScript thread once (a napi `async fn` would add a hop through
+/// napi's own runtime: about twice the round trip, BENCHMARKS.md). A panic rejects
+/// the Promise rather than leaving it pending.
+fn promise<'env, T: ToNapiValue + Send + 'static>(
+    env: &'env Env,
+    fut: impl std::future::Future<Output = std::result::Result<T, ErrorEnvelope>> + Send + 'static,
+) -> Result<Object<'env>> {
+    let (deferred, promise) = env.create_deferred::<T, _>()?;
+    heroa_bridge::runtime().spawn(async move {
+        match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(v)) => deferred.resolve(move |_| Ok(v)),
+            Ok(Err(e)) => deferred.reject(reject(e)),
+            Err(_) => deferred.reject(core_error(heroa_protocol::error::Error::internal(
+                "the call ended inside Heroa (a bug: it panicked)",
+            ))),
+        }
+    });
+    Ok(promise)
 }
 
 /// A client over the embedded runtime or `heroa serve`.
@@ -91,17 +113,22 @@ impl NativeClient {
     /// Runs operation `op` (a catalogue name) with `args` (a JSON object as text);
     /// resolves with the answer as JSON text. `cancel` is a token from
     /// `newCancelToken()`: cancelling it rejects the call with kind `cancelled`.
-    #[napi]
-    pub async fn call(&self, op: String, args: String, cancel: Option<u32>) -> Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn call<'env>(
+        &self,
+        env: &'env Env,
+        op: String,
+        args: String,
+        cancel: Option<u32>,
+    ) -> Result<Object<'env>> {
         let bridge = self.bridge()?;
         let token = cancel.and_then(token);
-        on_bridge(async move {
+        promise(env, async move {
             bridge
                 .call(&op, &args, token.as_ref())
                 .await
                 .map(|v| v.to_string())
         })
-        .await
     }
 
     /// Opens stream operation `op` (`runs.events`).
@@ -131,11 +158,12 @@ pub struct NativeStream {
 #[napi]
 impl NativeStream {
     /// The next event as JSON text (`{id, event, data}`), or `null` at the end.
-    #[napi]
-    pub async fn next(&self) -> Result<Option<String>> {
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         let handle = self.handle.clone();
-        let next = on_bridge(async move { handle.next().await }).await?;
-        Ok(next.map(|v| v.to_string()))
+        promise(env, async move {
+            handle.next().await.map(|next| next.map(|v| v.to_string()))
+        })
     }
 
     /// Ends the stream; a pending `next()` resolves with `null`.
