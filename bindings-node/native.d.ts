@@ -50,25 +50,6 @@ export declare class NativeClient {
   close(): void
 }
 
-/** The answer of a check. */
-export declare class NativeDecision {
-  /** Whether the skill call may go ahead. */
-  get allowed(): boolean
-  /**
-   * The determining policies (satisfied permits when allowed, satisfied forbids
-   * when forbidden, none when nothing permits).
-   */
-  get reasons(): Array<PolicyReason>
-  /** Evaluation errors (a policy that errors is skipped, as in Cedar). */
-  get errors(): Array<string>
-  /** The skill checked. */
-  get skill(): string
-  /** The ancestor whose envelope denied a sub-agent's call, if one did. */
-  get deniedBy(): DeniedBy | null
-  /** One line for people, e.g. `permitted by po_1#0 (line 1)`. */
-  explain(): string
-}
-
 /** A compiled policy envelope, optionally bound to one agent. */
 export declare class NativePolicyEngine {
   /**
@@ -79,11 +60,11 @@ export declare class NativePolicyEngine {
   /** The same compiled envelope, bound to one agent for `checkBound`. */
   bind(agentId: string, agentName: string, region: string, promotion: string): NativePolicyEngine
   /** Decides one skill call of the bound agent. */
-  checkBound(skill: string, kind: string, external: boolean, costUsd: number, runCostUsd: number, contextJson?: string | undefined | null): NativeDecision
+  checkBound(skill: string, kind: string, external: boolean, costUsd: number, runCostUsd: number, contextJson?: string | undefined | null): string
   /** Decides one skill call of any agent. */
-  check(agentId: string, agentName: string, region: string, promotion: string, skill: string, kind: string, external: boolean, costUsd: number, runCostUsd: number, contextJson?: string | undefined | null): NativeDecision
+  check(agentId: string, agentName: string, region: string, promotion: string, skill: string, kind: string, external: boolean, costUsd: number, runCostUsd: number, contextJson?: string | undefined | null): string
   /** Decides a whole request in the wire form of the shared vectors (JSON text). */
-  checkJson(request: string): NativeDecision
+  checkJson(request: string): string
   /** Number of policies across all documents. */
   get policyCount(): number
   /** The bound agent's id. */
@@ -144,12 +125,8 @@ export declare function cancelToken(id: number): void
 /** Translates and parses one policy document; the `CompiledPolicy` as JSON text. */
 export declare function compilePolicy(document: string): string
 
-/** The ancestor whose envelope denied a sub-agent's call. */
-export interface DeniedBy {
-  agentId: string
-  agentName: string
-  noEnvelope: boolean
-}
+/** One line for people about a decision given as JSON text (`decision_json`). */
+export declare function explainDecision(decision: string): string
 
 /**
  * Where the embedded runtime's gateway serves app URLs over HTTPS, and the PEM of
@@ -169,17 +146,6 @@ export declare function noop(): void
 
 /** The bridge's operation catalogue, by name. */
 export declare function operations(): Array<string>
-
-/** A policy that determined a decision. */
-export interface PolicyReason {
-  /** `<document id>#<index in the document>`. */
-  policyId: string
-  /** `permit` or `forbid`. */
-  effect: string
-  documentId: string
-  /** 1-based line of the policy's keyword in its document. */
-  line: number
-}
 
 /** Forgets token `id` (once its call has ended). */
 export declare function releaseCancelToken(id: number): void

@@ -25,13 +25,47 @@ const wrap = (f) => {
   }
 };
 
-// A decision's fields are read lazily from the core's answer; `toJSON` gives them all.
-native.NativeDecision.prototype.toJSON = function toJSON() {
-  const out = { allowed: this.allowed, reasons: this.reasons, errors: this.errors, skill: this.skill };
-  const by = this.deniedBy;
-  if (by) out.deniedBy = by;
-  return out;
-};
+/**
+ * The answer of a check. The core answers JSON text with `allowed` first: `allowed`
+ * is read from its start, the rest parsed on first use.
+ */
+class Decision {
+  constructor(text) {
+    Object.defineProperty(this, '_text', { value: text });
+  }
+  /** Whether the skill call may go ahead. */
+  get allowed() {
+    return this._text.startsWith('{"allowed":true');
+  }
+  _parsed() {
+    if (this._data === undefined) Object.defineProperty(this, '_data', { value: fromWire(JSON.parse(this._text)) });
+    return this._data;
+  }
+  /** The determining policies: satisfied permits when allowed, satisfied forbids when forbidden. */
+  get reasons() {
+    return this._parsed().reasons;
+  }
+  /** Evaluation errors (a policy that errors is skipped, as in Cedar). */
+  get errors() {
+    return this._parsed().errors;
+  }
+  /** The skill checked. */
+  get skill() {
+    return this._parsed().skill;
+  }
+  /** The ancestor whose envelope denied a sub-agent's call, or `null`. */
+  get deniedBy() {
+    return this._parsed().deniedBy ?? null;
+  }
+  /** One line for people, e.g. `permitted by po_1#0 (line 1)`. */
+  explain() {
+    return native.explainDecision(this._text);
+  }
+  toJSON() {
+    const { allowed, reasons, errors, skill, deniedBy } = this._parsed();
+    return deniedBy ? { allowed, reasons, errors, skill, deniedBy } : { allowed, reasons, errors, skill };
+  }
+}
 
 /** `{ id: text }`, `[[id, text], …]` or one text → parallel id and text arrays. */
 function documents(docs) {
@@ -47,6 +81,12 @@ function documents(docs) {
     throw new InvalidArgumentError('documents must be a text, { id: text } or [[id, text], …]', { field: 'documents' });
   }
   return [pairs.map(([id]) => String(id)), pairs.map(([, text]) => String(text))];
+}
+
+function isEmpty(o) {
+  if (typeof o !== 'object') return false;
+  for (const _ in o) return false;
+  return true;
 }
 
 const agentTuple = (a) => [String(a.id ?? ''), String(a.name ?? ''), String(a.region ?? ''), String(a.promotion ?? '')];
@@ -127,7 +167,7 @@ class PolicyEngine {
     if (kind !== undefined) k = kind;
     if (external !== undefined) ext = Boolean(external);
     if (costUsd !== undefined) cost = Number(costUsd);
-    const ctx = context == null ? null : JSON.stringify(context);
+    const ctx = context == null || isEmpty(context) ? null : JSON.stringify(context);
     const run = Number(runCostUsd);
     if (agent === undefined) {
       if (!this._bound) {
@@ -136,14 +176,14 @@ class PolicyEngine {
           { field: 'agent' },
         );
       }
-      return wrap(() => this._bound.checkBound(name, k, ext, cost, run, ctx));
+      return new Decision(wrap(() => this._bound.checkBound(name, k, ext, cost, run, ctx)));
     }
-    return wrap(() => this._engine.check(...agentTuple(agent), name, k, ext, cost, run, ctx));
+    return new Decision(wrap(() => this._engine.check(...agentTuple(agent), name, k, ext, cost, run, ctx)));
   }
 
   /** Decides a whole request in the wire form of the shared vectors: `{ agent, skill, run_cost_usd, context }`. */
   checkRequest(request) {
-    return wrap(() => this._engine.checkJson(JSON.stringify(request)));
+    return new Decision(wrap(() => this._engine.checkJson(JSON.stringify(request))));
   }
 }
 
@@ -156,4 +196,4 @@ function compile(document) {
   return wrap(() => fromWire(JSON.parse(native.compilePolicy(document))));
 }
 
-module.exports = { PolicyEngine, compile, Decision: native.NativeDecision };
+module.exports = { PolicyEngine, compile, Decision };

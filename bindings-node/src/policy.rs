@@ -1,9 +1,9 @@
 //! The local policy pre-check for JavaScript: the core's `PolicyEngine` (the Cedar
 //! set compiled once), checked with plain arguments so the hot path crosses no JSON
-//! unless the request carries a `context`. A decision is a class whose fields are
-//! read lazily: a check that only asks `allowed` builds nothing else.
+//! unless the request carries a `context`. A decision crosses as JSON text that the
+//! JavaScript layer parses only when more than `allowed` is read.
 
-use heroa_policy::{AgentInfo, CheckRequest, Effect, SkillInfo, SkillKind};
+use heroa_policy::{AgentInfo, CheckRequest, SkillInfo, SkillKind};
 use heroa_protocol::error::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -47,7 +47,7 @@ fn context(json: Option<String>) -> Result<serde_json::Map<String, serde_json::V
 }
 
 impl NativePolicyEngine {
-    fn decide(&self, agent: AgentInfo, skill: Skill, run_cost_usd: f64) -> Result<NativeDecision> {
+    fn decide(&self, agent: AgentInfo, skill: Skill, run_cost_usd: f64) -> Result<String> {
         let req = CheckRequest {
             agent,
             skill: SkillInfo {
@@ -59,7 +59,7 @@ impl NativePolicyEngine {
             run_cost_usd,
             context: context(skill.context)?,
         };
-        Ok(NativeDecision(self.engine.check(&req)))
+        Ok(decision_json(&self.engine.check(&req)))
     }
 }
 
@@ -124,7 +124,7 @@ impl NativePolicyEngine {
         cost_usd: f64,
         run_cost_usd: f64,
         context_json: Option<String>,
-    ) -> Result<NativeDecision> {
+    ) -> Result<String> {
         let Some(agent) = &self.agent else {
             return Err(core_error(Error::invalid(
                 "agent",
@@ -160,7 +160,7 @@ impl NativePolicyEngine {
         cost_usd: f64,
         run_cost_usd: f64,
         context_json: Option<String>,
-    ) -> Result<NativeDecision> {
+    ) -> Result<String> {
         let agent = AgentInfo {
             id: agent_id,
             name: agent_name,
@@ -182,11 +182,11 @@ impl NativePolicyEngine {
 
     /// Decides a whole request in the wire form of the shared vectors (JSON text).
     #[napi]
-    pub fn check_json(&self, request: String) -> Result<NativeDecision> {
+    pub fn check_json(&self, request: String) -> Result<String> {
         let v: serde_json::Value = serde_json::from_str(&request)
             .map_err(|e| core_error(Error::invalid("request", e.to_string())))?;
         let req: CheckRequest = heroa_bridge::decode::decode(v).map_err(core_error)?;
-        Ok(NativeDecision(self.engine.check(&req)))
+        Ok(decision_json(&self.engine.check(&req)))
     }
 
     /// Number of policies across all documents.
@@ -202,85 +202,19 @@ impl NativePolicyEngine {
     }
 }
 
-/// A policy that determined a decision.
-#[napi(object)]
-pub struct PolicyReason {
-    /// `<document id>#<index in the document>`.
-    pub policy_id: String,
-    /// `permit` or `forbid`.
-    pub effect: String,
-    pub document_id: String,
-    /// 1-based line of the policy's keyword in its document.
-    pub line: u32,
+/// A decision as JSON text, `allowed` first: the JavaScript layer reads `allowed`
+/// from its start and parses the rest only when asked (a napi class instance per
+/// check cost several times the check itself).
+fn decision_json(d: &heroa_policy::Decision) -> String {
+    serde_json::to_string(d).unwrap_or_else(|_| String::from(r#"{"allowed":false}"#))
 }
 
-/// The ancestor whose envelope denied a sub-agent's call.
-#[napi(object)]
-pub struct DeniedBy {
-    pub agent_id: String,
-    pub agent_name: String,
-    pub no_envelope: bool,
-}
-
-/// The answer of a check.
+/// One line for people about a decision given as JSON text (`decision_json`).
 #[napi]
-pub struct NativeDecision(heroa_policy::Decision);
-
-#[napi]
-impl NativeDecision {
-    /// Whether the skill call may go ahead.
-    #[napi(getter)]
-    pub fn allowed(&self) -> bool {
-        self.0.allowed
-    }
-
-    /// The determining policies (satisfied permits when allowed, satisfied forbids
-    /// when forbidden, none when nothing permits).
-    #[napi(getter)]
-    pub fn reasons(&self) -> Vec<PolicyReason> {
-        self.0
-            .reasons
-            .iter()
-            .map(|r| PolicyReason {
-                policy_id: r.policy_id.clone(),
-                effect: match r.effect {
-                    Effect::Permit => "permit",
-                    Effect::Forbid => "forbid",
-                }
-                .to_string(),
-                document_id: r.document_id.clone(),
-                line: r.line,
-            })
-            .collect()
-    }
-
-    /// Evaluation errors (a policy that errors is skipped, as in Cedar).
-    #[napi(getter)]
-    pub fn errors(&self) -> Vec<String> {
-        self.0.errors.clone()
-    }
-
-    /// The skill checked.
-    #[napi(getter)]
-    pub fn skill(&self) -> String {
-        self.0.skill.clone()
-    }
-
-    /// The ancestor whose envelope denied a sub-agent's call, if one did.
-    #[napi(getter)]
-    pub fn denied_by(&self) -> Option<DeniedBy> {
-        self.0.denied_by.as_ref().map(|by| DeniedBy {
-            agent_id: by.agent_id.clone(),
-            agent_name: by.agent_name.clone(),
-            no_envelope: by.no_envelope,
-        })
-    }
-
-    /// One line for people, e.g. `permitted by po_1#0 (line 1)`.
-    #[napi]
-    pub fn explain(&self) -> String {
-        self.0.explain()
-    }
+pub fn explain_decision(decision: String) -> Result<String> {
+    let d: heroa_policy::Decision = serde_json::from_str(&decision)
+        .map_err(|e| core_error(Error::invalid("decision", e.to_string())))?;
+    Ok(d.explain())
 }
 
 /// Translates and parses one policy document; the `CompiledPolicy` as JSON text.
