@@ -47,30 +47,32 @@ fn context(json: Option<String>) -> Result<serde_json::Map<String, serde_json::V
 }
 
 impl NativePolicyEngine {
-    fn decide(&self, agent: AgentInfo, skill: Skill, run_cost_usd: f64) -> Result<String> {
+    /// Decides the call of `skill` (its kind, whether external, its price) by
+    /// `agent`, with the run's spend so far and the extra Cedar `context` (JSON text).
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        agent: AgentInfo,
+        skill: String,
+        kind: &str,
+        external: bool,
+        cost_usd: f64,
+        run_cost_usd: f64,
+        context_json: Option<String>,
+    ) -> Result<String> {
         let req = CheckRequest {
             agent,
             skill: SkillInfo {
-                name: skill.name,
-                kind: skill_kind(&skill.kind)?,
-                external: skill.external,
-                cost_usd: skill.cost_usd,
+                name: skill,
+                kind: skill_kind(kind)?,
+                external,
+                cost_usd,
             },
             run_cost_usd,
-            context: context(skill.context)?,
+            context: context(context_json)?,
         };
         Ok(decision_json(&self.engine.check(&req)))
     }
-}
-
-/// A skill call to decide: its name, kind, whether it is external, its price, and
-/// the extra Cedar `context` (JSON text).
-struct Skill {
-    name: String,
-    kind: String,
-    external: bool,
-    cost_usd: f64,
-    context: Option<String>,
 }
 
 #[napi]
@@ -134,14 +136,12 @@ impl NativePolicyEngine {
         };
         self.decide(
             agent.clone(),
-            Skill {
-                name: skill,
-                kind,
-                external,
-                cost_usd,
-                context: context_json,
-            },
+            skill,
+            &kind,
+            external,
+            cost_usd,
             run_cost_usd,
+            context_json,
         )
     }
 
@@ -169,14 +169,12 @@ impl NativePolicyEngine {
         };
         self.decide(
             agent,
-            Skill {
-                name: skill,
-                kind,
-                external,
-                cost_usd,
-                context: context_json,
-            },
+            skill,
+            &kind,
+            external,
+            cost_usd,
             run_cost_usd,
+            context_json,
         )
     }
 
