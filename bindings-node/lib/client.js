@@ -339,7 +339,7 @@ class Heroa {
       );
     }
     try {
-      n = url ? native.NativeClient.remote(url, key) : native.NativeClient.embedded(path ?? env('HEROA_DATA') ?? null);
+      n = url ? native.NativeClient.remote(url, key) : native.NativeClient.embedded((path === undefined ? env('HEROA_DATA') : path) ?? null);
     } catch (e) {
       throw fromNative(e);
     }
@@ -356,7 +356,8 @@ class Heroa {
 
   /** The embedded runtime, in memory or persisted at `path`; no account needed. */
   static embedded({ path } = {}) {
-    return new Heroa({ baseUrl: '', path });
+    // In memory unless `path` is given (HEROA_DATA is `fromEnv`'s, not this one's).
+    return new Heroa({ baseUrl: '', path: path ?? null });
   }
 
   /** `HEROA_BASE_URL` and `HEROA_API_KEY` when set, else the embedded runtime (`HEROA_DATA`). */

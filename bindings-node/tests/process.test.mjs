@@ -3,6 +3,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -115,4 +117,26 @@ test('the deploy example runs: a sub-agent batch, and an app fetched over HTTPS'
   ]);
   assert.match(lines[2], /^https:\/\/[a-z0-9]+\.[\w.-]+(:\d+)?$/);
   assert.equal(lines[3], 'HTTP 200 {"service":"generated-api","path":"/health"}');
+});
+
+test('HEROA_DATA persists the default client across processes; Heroa.embedded() stays in memory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heroa-data-'));
+  try {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HEROA_')));
+    const env = { ...base, HEROA_DATA: join(dir, 'heroa.db') };
+    const run = (code) => {
+      const out = spawnSync(process.execPath, ['-e', `const { Heroa } = require(${JSON.stringify(PKG)}); (async () => { ${code} })();`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env,
+      });
+      assert.equal(out.status, 0, out.stderr);
+      return out.stdout.trim();
+    };
+    run(`await Heroa.fromEnv().agents.register({ name: 'kept', region: 'us-east' });`);
+    assert.equal(run(`for await (const a of Heroa.fromEnv().agents.list()) console.log(a.name);`), 'kept');
+    assert.equal(run(`console.log((await Heroa.embedded().agents.list()).items.length);`), '0');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
