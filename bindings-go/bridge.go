@@ -1,0 +1,111 @@
+package heroa
+
+// The cgo layer: the C ABI of the shared bridge (include/heroa.h, from the heroa-ffi
+// crate), linked as one static library built by build.sh (`go generate`).
+//
+// Every asynchronous call passes a cgo.Handle to a channel as the callback's user
+// data; the library calls heroaGoComplete once, on one of its own threads, and the
+// handle is deleted there. A context's cancellation calls heroa_cancel.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/include
+#cgo LDFLAGS: -L${SRCDIR}/lib -lheroa_ffi -lm -ldl -lpthread
+#include <stdlib.h>
+#include "heroa.h"
+
+extern void heroaGoComplete(size_t user_data, char *result, char *error);
+extern void heroaGoStreamOpened(size_t user_data, HeroaStream *stream, char *error);
+*/
+import "C"
+
+import (
+	"context"
+	"runtime/cgo"
+	"unsafe"
+)
+
+//go:generate bash build.sh
+
+// answer is what the library hands back: a result, an error envelope, or neither
+// (the end of a stream).
+type answer struct {
+	result *string
+	err    *string
+}
+
+func goString(p *C.char) *string {
+	if p == nil {
+		return nil
+	}
+	s := C.GoString(p)
+	C.heroa_string_free(p)
+	return &s
+}
+
+//export heroaGoComplete
+func heroaGoComplete(user C.size_t, result *C.char, errText *C.char) {
+	h := cgo.Handle(user)
+	ch := h.Value().(chan answer)
+	h.Delete()
+	ch <- answer{result: goString(result), err: goString(errText)}
+}
+
+type opened struct {
+	stream *C.HeroaStream
+	err    *string
+}
+
+//export heroaGoStreamOpened
+func heroaGoStreamOpened(user C.size_t, stream *C.HeroaStream, errText *C.char) {
+	h := cgo.Handle(user)
+	ch := h.Value().(chan opened)
+	h.Delete()
+	ch <- opened{stream: stream, err: goString(errText)}
+}
+
+// callRaw runs operation op with args (a JSON object, the wire's names) and answers
+// the answer's JSON text. ctx's cancellation ends the call with a *Error of kind
+// cancelled (errors.Is(err, context.Canceled) holds too).
+func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", contextError(op, err)
+	}
+	cop := C.CString(op)
+	defer C.free(unsafe.Pointer(cop))
+	cargs := C.CString(args)
+	defer C.free(unsafe.Pointer(cargs))
+	var cancel *C.HeroaCancel
+	if ctx.Done() != nil {
+		cancel = C.heroa_cancel_new()
+		defer C.heroa_cancel_free(cancel)
+	}
+	ch := make(chan answer, 1)
+	h := cgo.NewHandle(ch)
+	// The library copies what the call needs before heroa_call returns: the client
+	// may be closed while the call is in flight.
+	c.mu.RLock()
+	if c.native == nil {
+		c.mu.RUnlock()
+		h.Delete()
+		return "", &Error{Kind: KindFailedPrecondition, Message: "this client is closed"}
+	}
+	C.heroa_call(c.native, cop, cargs, cancel, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
+	c.mu.RUnlock()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		C.heroa_cancel(cancel)
+		a = <-ch
+		if a.err != nil {
+			return "", contextError(op, ctx.Err())
+		}
+	}
+	if a.err != nil {
+		return "", parseError(*a.err)
+	}
+	if a.result == nil {
+		return "null", nil
+	}
+	return *a.result, nil
+}

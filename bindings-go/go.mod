@@ -1,0 +1,3 @@
+module github.com/heroa/heroa-sdk/bindings-go
+
+go 1.23

@@ -1,0 +1,278 @@
+package heroa_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/heroa/heroa-sdk/bindings-go"
+)
+
+// server is `heroa serve` (the repository's binary) on a loopback port.
+type server struct {
+	url, key string
+	cmd      *exec.Cmd
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	bin := os.Getenv("HEROA_BIN")
+	if bin == "" {
+		bin = filepath.Join("..", "target", "debug", "heroa")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	key := "heroa_sk_go_" + hex.EncodeToString(b)
+	cmd := exec.Command(bin, "--data", filepath.Join(t.TempDir(), "heroa.db"), "serve", "--bind", addr)
+	cmd.Env = append(os.Environ(), "HEROA_API_KEY="+key)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("heroa serve: %v", err)
+	}
+	s := &server{url: "http://" + addr, key: key, cmd: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if r, err := http.Get(s.url + "/v1/health"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return s
+			}
+		}
+	}
+	t.Fatal("heroa serve did not start")
+	return nil
+}
+
+// onBoth runs scenario on the embedded runtime and against heroa serve.
+func onBoth(t *testing.T, scenario func(t *testing.T, c *heroa.Client)) {
+	t.Run("embedded", func(t *testing.T) {
+		c, err := heroa.Embedded("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		scenario(t, c)
+	})
+	t.Run("remote", func(t *testing.T) {
+		s := startServer(t)
+		c, err := heroa.NewClient(heroa.WithBaseURL(s.url), heroa.WithAPIKey(s.key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		scenario(t, c)
+	})
+}
+
+func autonomous(t *testing.T, ctx context.Context, c *heroa.Client, name string) *heroa.Agent {
+	t.Helper()
+	a, err := c.Agents.Register(ctx, heroa.RegisterAgent{Name: name, Region: "us-east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Policies.Create(ctx, a.ID, "permit(principal, action, resource);"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Agents.SetPromotion(ctx, a.ID, "L3_autonomous"); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestAgentsAndErrors(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *heroa.Client) {
+		ctx := context.Background()
+		a, err := c.Agents.Register(ctx, heroa.RegisterAgent{Name: "lead-research", Region: "eu-west", ApprovalWindow: "2h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.ApprovalWindowSeconds != 7200 || a.Promotion != "L0_shadow" || len(a.ID) != 29 {
+			t.Fatalf("agent %+v", a)
+		}
+		got, err := c.Agents.Get(ctx, a.ID)
+		if err != nil || got.Name != "lead-research" {
+			t.Fatalf("get: %v %+v", err, got)
+		}
+		_, err = c.Agents.Register(ctx, heroa.RegisterAgent{Name: "x", Region: "mars"})
+		var herr *heroa.Error
+		if !errors.As(err, &herr) || herr.Kind != heroa.KindInvalidArgument || herr.Field != "region" {
+			t.Fatalf("want invalid_argument on region, got %v", err)
+		}
+		if !errors.Is(err, heroa.ErrInvalidArgument) || errors.Is(err, heroa.ErrNotFound) {
+			t.Fatalf("errors.Is: %v", err)
+		}
+		_, err = c.Agents.Get(ctx, "ag_00000000000000000000000000")
+		if !errors.Is(err, heroa.ErrNotFound) {
+			t.Fatalf("want not found, got %v", err)
+		}
+		names := []string{}
+		for ag, err := range c.Agents.All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, ag.Name)
+		}
+		if fmt.Sprint(names) != "[lead-research]" {
+			t.Fatalf("all: %v", names)
+		}
+	})
+}
+
+func TestRunWaitAndStream(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *heroa.Client) {
+		ctx := context.Background()
+		a := autonomous(t, ctx, c, "runner")
+		started, err := c.Agents.Run(ctx, a.ID, map[string]any{"calls": []any{map[string]any{"skill": "heroa:echo", "args": map[string]any{"someKey": 1}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := c.Runs.Wait(ctx, started.ID, 20*time.Second)
+		if err != nil || run.Status != "complete" || run.CostUSD != "0" {
+			t.Fatalf("wait: %v %+v", err, run)
+		}
+		var out struct {
+			Results []struct {
+				Output map[string]int `json:"output"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(run.Output, &out); err != nil || out.Results[0].Output["someKey"] != 1 {
+			t.Fatalf("output %s", run.Output)
+		}
+		var events []string
+		for ev, err := range c.Runs.Stream(ctx, run.ID) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev.Event)
+		}
+		if len(events) < 3 || events[len(events)-1] != "done" {
+			t.Fatalf("events %v", events)
+		}
+	})
+}
+
+func TestContextCancelsTheCall(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *heroa.Client) {
+		a := autonomous(t, context.Background(), c, "sleeper")
+		run, err := c.Agents.Run(context.Background(), a.ID, map[string]any{"calls": []any{map[string]any{"skill": "heroa:sleep", "args": map[string]any{"ms": 5000}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = c.Runs.Wait(ctx, run.ID, 0)
+		if !errors.Is(err, heroa.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("want the context's deadline, got %v", err)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("the call outlived its context")
+		}
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		cancel2()
+		if _, err := c.Runs.Get(ctx2, run.ID); !errors.Is(err, heroa.ErrCancelled) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("want cancelled, got %v", err)
+		}
+		if r, err := c.Runs.Cancel(context.Background(), run.ID); err != nil || r.Status != "cancelled" {
+			t.Fatalf("cancel: %v %+v", err, r)
+		}
+	})
+}
+
+func TestDeploySubAgentAndRunIt(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *heroa.Client) {
+		ctx := context.Background()
+		worker, err := c.Deploy(ctx, heroa.DeployInput{Mode: heroa.ModeAgent, Template: "noop", Region: "us-east", TTL: "30m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if worker.Handle == nil || worker.ExpiresAt == nil {
+			t.Fatalf("deployment %+v", worker)
+		}
+		run, err := worker.Run(ctx, map[string]any{"task": "embed"}, 20*time.Second)
+		if err != nil || run.AgentID != *worker.Handle || !run.Ended() {
+			t.Fatalf("run: %v %+v", err, run)
+		}
+		_, err = c.Deploy(ctx, heroa.DeployInput{Mode: "boat"})
+		if herr := (*heroa.Error)(nil); !errors.As(err, &herr) || herr.Field != "mode" {
+			t.Fatalf("want field mode, got %v", err)
+		}
+	})
+}
+
+func TestClosedClientAndBadRemote(t *testing.T) {
+	c, err := heroa.Embedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c.Close()
+	if _, err := c.Agents.Get(context.Background(), "ag_1"); !errors.Is(err, heroa.ErrFailedPrecondition) {
+		t.Fatalf("closed: %v", err)
+	}
+	_, err = heroa.NewClient(heroa.WithBaseURL("http://127.0.0.1:9"), heroa.WithAPIKey(""))
+	if !errors.Is(err, heroa.ErrInvalidArgument) {
+		t.Fatalf("no key: %v", err)
+	}
+	secret := "heroa_sk_never_in_errors_0123456789abcdef"
+	_, err = heroa.Remote("not a url", secret)
+	if err == nil || contains(err.Error(), secret) {
+		t.Fatalf("bad url: %v", err)
+	}
+}
+
+// No goroutine outlives the calls: a leak check over a burst of calls.
+func TestNoGoroutineLeaks(t *testing.T) {
+	c, err := heroa.Embedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	a := autonomous(t, ctx, c, "leaks")
+	before := runtime.NumGoroutine()
+	for i := 0; i < 200; i++ {
+		if _, err := c.Agents.Get(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, _ = c.Agents.Get(cctx, a.ID)
+	}
+	run, _ := c.Agents.Run(ctx, a.ID, nil)
+	for range c.Runs.Stream(ctx, run.ID) {
+		break
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before+1 {
+		t.Fatalf("goroutines: %d before, %d after", before, after)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,279 @@
+package heroa
+
+/*
+#include <stdlib.h>
+#include "heroa.h"
+
+extern void heroaGoComplete(size_t user_data, char *result, char *error);
+extern void heroaGoStreamOpened(size_t user_data, HeroaStream *stream, char *error);
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"runtime/cgo"
+	"time"
+	"unsafe"
+)
+
+// Agents registers and operates agents.
+type Agents struct{ c *Client }
+
+// Register registers an agent (the onboarding guide's step 1).
+func (a *Agents) Register(ctx context.Context, in RegisterAgent) (*Agent, error) {
+	var out Agent
+	return &out, a.c.Call(ctx, "agents.register", in, &out)
+}
+
+// Get fetches an agent.
+func (a *Agents) Get(ctx context.Context, agentID string) (*Agent, error) {
+	var out Agent
+	return &out, a.c.Call(ctx, "agents.get", map[string]any{"agent_id": agentID}, &out)
+}
+
+// List answers one page of agents.
+func (a *Agents) List(ctx context.Context, opts ListOptions) (*Page[Agent], error) {
+	var out Page[Agent]
+	return &out, a.c.Call(ctx, "agents.list", opts, &out)
+}
+
+// All iterates every agent, page by page.
+func (a *Agents) All(ctx context.Context) iter.Seq2[Agent, error] {
+	return all[Agent](ctx, a.c, "agents.list", map[string]any{})
+}
+
+// Update changes an agent.
+func (a *Agents) Update(ctx context.Context, agentID string, in UpdateAgent) (*Agent, error) {
+	args := merge(in, map[string]any{"agent_id": agentID})
+	var out Agent
+	return &out, a.c.Call(ctx, "agents.update", args, &out)
+}
+
+// SetPromotion sets the agent's promotion level (L0_shadow … L4_trusted).
+func (a *Agents) SetPromotion(ctx context.Context, agentID, level string) (*Agent, error) {
+	var out Agent
+	return &out, a.c.Call(ctx, "agents.set_promotion", map[string]any{"agent_id": agentID, "level": level}, &out)
+}
+
+// Run starts a run with input (any JSON value); it answers the queued run.
+func (a *Agents) Run(ctx context.Context, agentID string, input any) (*Run, error) {
+	if input == nil {
+		input = map[string]any{}
+	}
+	var out Run
+	return &out, a.c.Call(ctx, "agents.run", map[string]any{"agent_id": agentID, "input": input}, &out)
+}
+
+// Delete deletes an agent.
+func (a *Agents) Delete(ctx context.Context, agentID string) error {
+	return a.c.Call(ctx, "agents.delete", map[string]any{"agent_id": agentID}, nil)
+}
+
+// Vault stores secrets that only skill code reads.
+type Vault struct{ c *Client }
+
+// Put stores a secret (the onboarding guide's step 3).
+func (v *Vault) Put(ctx context.Context, in VaultPut) (*VaultEntry, error) {
+	var out VaultEntry
+	return &out, v.c.Call(ctx, "vault.put", in, &out)
+}
+
+// Policies are the agents' Cedar envelopes.
+type Policies struct{ c *Client }
+
+// Create adds a version of the agent's envelope (the onboarding guide's step 4).
+func (p *Policies) Create(ctx context.Context, agentID, document string) (*Policy, error) {
+	var out Policy
+	return &out, p.c.Call(ctx, "policies.create", map[string]any{"agent_id": agentID, "document": document}, &out)
+}
+
+// Runs reads, waits for, cancels and streams runs.
+type Runs struct{ c *Client }
+
+// Get fetches a run.
+func (r *Runs) Get(ctx context.Context, runID string) (*Run, error) {
+	var out Run
+	return &out, r.c.Call(ctx, "runs.get", map[string]any{"run_id": runID}, &out)
+}
+
+// Wait waits until the run ends: a *Error of kind timeout after timeout (0: five
+// minutes), of kind cancelled when ctx ends first.
+func (r *Runs) Wait(ctx context.Context, runID string, timeout time.Duration) (*Run, error) {
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	var out Run
+	return &out, r.c.Call(ctx, "runs.wait", map[string]any{"run_id": runID, "timeout_ms": timeout.Milliseconds()}, &out)
+}
+
+// Cancel cancels a run.
+func (r *Runs) Cancel(ctx context.Context, runID string) (*Run, error) {
+	var out Run
+	return &out, r.c.Call(ctx, "runs.cancel", map[string]any{"run_id": runID}, &out)
+}
+
+// Stream iterates the run's events, live, ending after `done`:
+//
+//	for ev, err := range client.Runs.Stream(ctx, run.ID) { … }
+func (r *Runs) Stream(ctx context.Context, runID string) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		stream, err := r.c.openStream(ctx, runID)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		defer C.heroa_stream_free(stream)
+		for {
+			ch := make(chan answer, 1)
+			h := cgo.NewHandle(ch)
+			C.heroa_stream_next(stream, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
+			var a answer
+			select {
+			case a = <-ch:
+			case <-ctx.Done():
+				// Freeing the stream ends the pending next (it answers the end).
+				yield(Event{}, contextError("runs.events", ctx.Err()))
+				return
+			}
+			if a.err != nil {
+				yield(Event{}, parseError(*a.err))
+				return
+			}
+			if a.result == nil {
+				return
+			}
+			var ev Event
+			if err := json.Unmarshal([]byte(*a.result), &ev); err != nil {
+				yield(Event{}, &Error{Kind: KindInternal, Message: "an event does not decode: " + err.Error()})
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, error) {
+	args, _ := json.Marshal(map[string]any{"run_id": runID})
+	cop := C.CString("runs.events")
+	defer C.free(unsafe.Pointer(cop))
+	cargs := C.CString(string(args))
+	defer C.free(unsafe.Pointer(cargs))
+	ch := make(chan opened, 1)
+	h := cgo.NewHandle(ch)
+	c.mu.RLock()
+	if c.native == nil {
+		c.mu.RUnlock()
+		h.Delete()
+		return nil, &Error{Kind: KindFailedPrecondition, Message: "this client is closed"}
+	}
+	C.heroa_stream_open(c.native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
+	c.mu.RUnlock()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, parseError(*o.err)
+		}
+		return o.stream, nil
+	case <-ctx.Done():
+		go func() {
+			// The stream still opens: free it when it does.
+			if o := <-ch; o.stream != nil {
+				C.heroa_stream_free(o.stream)
+			}
+		}()
+		return nil, contextError("runs.events", ctx.Err())
+	}
+}
+
+// Deployments lists and manages what Deploy stood up.
+type Deployments struct{ c *Client }
+
+// Get fetches a deployment.
+func (d *Deployments) Get(ctx context.Context, deploymentID string) (*Deployment, error) {
+	var out Deployment
+	err := d.c.Call(ctx, "deployments.get", map[string]any{"deployment_id": deploymentID}, &out)
+	out.client = d.c
+	return &out, err
+}
+
+// Delete stops and deletes a deployment; it answers its last state.
+func (d *Deployments) Delete(ctx context.Context, deploymentID string) (*Deployment, error) {
+	var out Deployment
+	err := d.c.Call(ctx, "deployments.delete", map[string]any{"deployment_id": deploymentID}, &out)
+	out.client = d.c
+	return &out, err
+}
+
+// Deploy stands up an app, a service or a sub-agent (the deploy guide): hosting as
+// one call.
+func (c *Client) Deploy(ctx context.Context, in DeployInput) (*Deployment, error) {
+	var out Deployment
+	if err := c.Call(ctx, "deploy", in, &out); err != nil {
+		return nil, err
+	}
+	out.client = c
+	return &out, nil
+}
+
+// Run runs a sub-agent (mode agent) with input and waits for its run to end
+// (timeout 0: five minutes). An app or a service has no run loop: a *Error of kind
+// failed_precondition, field mode.
+func (d *Deployment) Run(ctx context.Context, input any, timeout time.Duration) (*Run, error) {
+	if d.Mode != ModeAgent || d.Handle == nil {
+		return nil, &Error{Kind: KindFailedPrecondition, Field: "mode", Message: `only a sub-agent (mode "agent") can be run; this deployment's mode is "` + d.Mode + `"`}
+	}
+	if d.client == nil {
+		return nil, &Error{Kind: KindFailedPrecondition, Message: "this Deployment is not bound to a client: use one answered by Deploy or Deployments.Get"}
+	}
+	run, err := d.client.Agents.Run(ctx, *d.Handle, input)
+	if err != nil {
+		return nil, err
+	}
+	return d.client.Runs.Wait(ctx, run.ID, timeout)
+}
+
+// all iterates every item of list op, page by page.
+func all[T any](ctx context.Context, c *Client, op string, args map[string]any) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		cursor := ""
+		for {
+			page := map[string]any{"limit": 1000}
+			for k, v := range args {
+				page[k] = v
+			}
+			if cursor != "" {
+				page["cursor"] = cursor
+			}
+			var out Page[T]
+			if err := c.Call(ctx, op, page, &out); err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, item := range out.Items {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if out.NextCursor == nil {
+				return
+			}
+			cursor = *out.NextCursor
+		}
+	}
+}
+
+// merge is v's JSON fields plus extra.
+func merge(v any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	b, _ := json.Marshal(v)
+	_ = json.Unmarshal(b, &out)
+	for k, x := range extra {
+		out[k] = x
+	}
+	return out
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The Go binding's test suite, from a fresh machine or a warm one:
+#   1. the C-ABI static library (heroa-ffi) built and copied to lib/ (build.sh);
+#      its header include/heroa.h is checked against the crate by the Rust suite
+#      (cargo test -p heroa-ffi header_is_current);
+#   2. `heroa serve` (the CLI) built, for the remote transport;
+#   3. gofmt and go vet;
+#   4. go test -race: every scenario on the embedded runtime and against heroa serve,
+#      context cancellation, errors, a goroutine leak check.
+# Usage: bash bindings-go/run_tests.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$here"
+echo "== $(go version)"
+bash build.sh >/dev/null
+(cd "$root" && cargo build --locked -q -p heroa-cli)
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+  echo "gofmt: not formatted: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+HEROA_BIN="$root/target/debug/heroa" go test -race -count=1 ./...

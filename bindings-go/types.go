@@ -1,0 +1,214 @@
+package heroa
+
+import "encoding/json"
+
+// Agent is a registered agent: a stable identity in one region.
+type Agent struct {
+	ID                    string            `json:"id"`
+	Name                  string            `json:"name"`
+	Description           *string           `json:"description"`
+	Runtime               string            `json:"runtime"`
+	Region                string            `json:"region"`
+	Promotion             string            `json:"promotion"`
+	Template              string            `json:"template"`
+	ApprovalWindowSeconds int64             `json:"approval_window_seconds"`
+	MaxSteps              int               `json:"max_steps"`
+	Schedule              *string           `json:"schedule"`
+	NextRunAt             *string           `json:"next_run_at"`
+	Webhook               *WebhookInfo      `json:"webhook"`
+	ParentID              *string           `json:"parent_id"`
+	DeploymentID          *string           `json:"deployment_id"`
+	LLMConfigs            []json.RawMessage `json:"llm_configs"`
+	CreatedAt             string            `json:"created_at"`
+	UpdatedAt             string            `json:"updated_at"`
+}
+
+// WebhookInfo is an agent's completion webhook (its secret is never answered).
+type WebhookInfo struct {
+	URL                      string `json:"url"`
+	SigningSecretFingerprint string `json:"signing_secret_fingerprint"`
+}
+
+// RegisterAgent is what Agents.Register takes (the onboarding guide's step 1).
+type RegisterAgent struct {
+	Name           string `json:"name"`
+	Region         string `json:"region"`
+	Description    string `json:"description,omitempty"`
+	Runtime        string `json:"runtime,omitempty"`
+	Template       string `json:"template,omitempty"`
+	ApprovalWindow string `json:"approval_window,omitempty"`
+	MaxSteps       int    `json:"max_steps,omitempty"`
+}
+
+// Webhook is a completion webhook to set on an agent.
+type Webhook struct {
+	URL           string `json:"url"`
+	SigningSecret string `json:"signing_secret"`
+}
+
+// UpdateAgent is what Agents.Update takes; empty fields are left as they are.
+type UpdateAgent struct {
+	Description    string   `json:"description,omitempty"`
+	Template       string   `json:"template,omitempty"`
+	ApprovalWindow string   `json:"approval_window,omitempty"`
+	Schedule       string   `json:"schedule,omitempty"`
+	Webhook        *Webhook `json:"webhook,omitempty"`
+	RemoveWebhook  bool     `json:"remove_webhook,omitempty"`
+	MaxSteps       int      `json:"max_steps,omitempty"`
+}
+
+// Run is a run of an agent. CostUSD is a decimal string of US dollars.
+type Run struct {
+	ID              string          `json:"id"`
+	AgentID         string          `json:"agent_id"`
+	Status          string          `json:"status"`
+	Input           json.RawMessage `json:"input"`
+	Output          json.RawMessage `json:"output"`
+	Error           *string         `json:"error"`
+	CostUSD         string          `json:"cost_usd"`
+	Promotion       string          `json:"promotion"`
+	Template        string          `json:"template"`
+	ActionsExecuted int             `json:"actions_executed"`
+	ActionsBlocked  int             `json:"actions_blocked"`
+	ActionsShadowed int             `json:"actions_shadowed"`
+	ActionsSkipped  int             `json:"actions_skipped"`
+	AuditURL        string          `json:"audit_url"`
+	CreatedAt       string          `json:"created_at"`
+	StartedAt       *string         `json:"started_at"`
+	FinishedAt      *string         `json:"finished_at"`
+}
+
+// Ended reports whether the run has reached a final status.
+func (r *Run) Ended() bool {
+	switch r.Status {
+	case "complete", "partial", "blocked", "failed", "cancelled":
+		return true
+	}
+	return false
+}
+
+// VaultPut is what Vault.Put takes (the onboarding guide's step 3).
+type VaultPut struct {
+	AgentID     string `json:"agent_id,omitempty"`
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Description string `json:"description,omitempty"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// VaultEntry is a stored secret's metadata (the value is never answered).
+type VaultEntry struct {
+	ID          string  `json:"id"`
+	Key         string  `json:"key"`
+	Scope       string  `json:"scope"`
+	AgentID     *string `json:"agent_id"`
+	Description *string `json:"description"`
+	Fingerprint string  `json:"fingerprint"`
+	Version     int     `json:"version"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
+}
+
+// Policy is a version of an agent's policy envelope.
+type Policy struct {
+	ID        string `json:"id"`
+	AgentID   string `json:"agent_id"`
+	Version   int    `json:"version"`
+	Document  string `json:"document"`
+	CreatedAt string `json:"created_at"`
+}
+
+// Deploy modes.
+const (
+	ModeApp     = "app"
+	ModeService = "service"
+	ModeAgent   = "agent"
+)
+
+// Resource tiers.
+const (
+	TierSmall  = "small"
+	TierMedium = "medium"
+	TierLarge  = "large"
+)
+
+// Policy of a deployment: egress, allow-listed hosts, skills and vault keys.
+type DeployPolicy struct {
+	Egress       string   `json:"egress,omitempty"`
+	AllowList    []string `json:"allow_list,omitempty"`
+	Tools        []string `json:"tools,omitempty"`
+	SecretScopes []string `json:"secret_scopes,omitempty"`
+}
+
+// Source of an app or a service: one of Image, Repo (+Ref), Tarball or Path, with
+// an optional Command.
+type Source struct {
+	Image   string   `json:"image,omitempty"`
+	Repo    string   `json:"repo,omitempty"`
+	Ref     string   `json:"ref,omitempty"`
+	Tarball string   `json:"tarball,omitempty"`
+	Path    string   `json:"path,omitempty"`
+	Command []string `json:"command,omitempty"`
+}
+
+// DeployInput is what Deploy takes (the deploy guide's parameters).
+type DeployInput struct {
+	Mode           string        `json:"mode"`
+	Region         string        `json:"region,omitempty"`
+	ResourceTier   string        `json:"resource_tier,omitempty"`
+	TTL            string        `json:"ttl,omitempty"`
+	Policy         *DeployPolicy `json:"policy,omitempty"`
+	Template       string        `json:"template,omitempty"`
+	Source         *Source       `json:"source,omitempty"`
+	Name           string        `json:"name,omitempty"`
+	IdempotencyKey string        `json:"idempotency_key,omitempty"`
+	ParentAgentID  string        `json:"parent_agent_id,omitempty"`
+	Public         bool          `json:"public,omitempty"`
+	GPU            bool          `json:"gpu,omitempty"`
+	HealthPath     string        `json:"health_path,omitempty"`
+}
+
+// DeployOptions is DeployInput by the issue's name for it.
+type DeployOptions = DeployInput
+
+// Deployment is an app, service or sub-agent stood up by Deploy: URL (app),
+// Endpoint (service) or Handle (agent: the sub-agent's id), Mode, Region, ExpiresAt.
+type Deployment struct {
+	ID           string       `json:"id"`
+	URL          *string      `json:"url"`
+	Endpoint     *string      `json:"endpoint"`
+	Handle       *string      `json:"handle"`
+	Mode         string       `json:"mode"`
+	Region       string       `json:"region"`
+	ExpiresAt    *string      `json:"expires_at"`
+	Status       string       `json:"status"`
+	Name         string       `json:"name"`
+	ResourceTier string       `json:"resource_tier"`
+	TTL          string       `json:"ttl"`
+	Policy       DeployPolicy `json:"policy"`
+	Template     *string      `json:"template"`
+	Error        *string      `json:"error"`
+	CreatedAt    string       `json:"created_at"`
+	UpdatedAt    string       `json:"updated_at"`
+	client       *Client
+}
+
+// Page is one page of a list: Items and the cursor of the next page ("" at the end).
+type Page[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// ListOptions pages a list: Limit 1–1000 (default 100) and a page's NextCursor.
+type ListOptions struct {
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// Event is one event of a run's stream: ID (the audit sequence number), Event
+// (`message`, an audit event type, or `done`) and Data (JSON).
+type Event struct {
+	ID    int64           `json:"id"`
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
