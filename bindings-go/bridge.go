@@ -87,7 +87,7 @@ func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
 	if c.native == nil {
 		c.mu.RUnlock()
 		h.Delete()
-		return "", &Error{Kind: KindFailedPrecondition, Message: "this client is closed"}
+		return "", c.closedError()
 	}
 	C.heroa_call(c.native, cop, cargs, cancel, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
 	c.mu.RUnlock()
@@ -108,4 +108,12 @@ func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
 		return "null", nil
 	}
 	return *a.result, nil
+}
+
+// closedError is why a client without a native handle cannot call.
+func (c *Client) closedError() error {
+	if c.err != nil {
+		return c.err
+	}
+	return &Error{Kind: KindFailedPrecondition, Message: "this client is closed"}
 }

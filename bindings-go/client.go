@@ -22,6 +22,7 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -33,6 +34,7 @@ import (
 type Client struct {
 	mu     sync.RWMutex
 	native *C.HeroaClient
+	err    error // why the client could not open (NewClient)
 
 	Agents      *Agents
 	Vault       *Vault
@@ -59,12 +61,35 @@ func WithBaseURL(url string) Option { return func(o *options) { o.baseURL = url 
 // WithPath persists the embedded runtime at path (default HEROA_DATA; else memory).
 func WithPath(path string) Option { return func(o *options) { o.path = path } }
 
-// NewClient opens a client: a remote control plane when a base URL is given (or
-// HEROA_BASE_URL is set; the API key is then required), else the embedded runtime.
-func NewClient(opts ...Option) (*Client, error) {
+// NewClient opens a client. Its arguments are options — WithBaseURL, WithAPIKey,
+// WithPath — or, as the deploy guide writes it, the API key itself:
+//
+//	client := heroa.NewClient(os.Getenv("HEROA_API_KEY"))
+//	client := heroa.NewClient(heroa.WithBaseURL(u), heroa.WithAPIKey(k))
+//
+// A remote control plane when a base URL is given (or HEROA_BASE_URL is set; the
+// API key is then required), else the embedded runtime (persisted at HEROA_DATA,
+// or in memory). A client that could not open answers why from Err and from every
+// call; Embedded, Remote and FromEnv answer the error at once.
+func NewClient(opts ...any) *Client {
+	c, err := open(opts)
+	if err != nil {
+		return broken(err)
+	}
+	return c
+}
+
+func open(opts []any) (*Client, error) {
 	o := options{apiKey: os.Getenv("HEROA_API_KEY"), baseURL: os.Getenv("HEROA_BASE_URL"), path: os.Getenv("HEROA_DATA")}
-	for _, opt := range opts {
-		opt(&o)
+	for i, opt := range opts {
+		switch v := opt.(type) {
+		case Option:
+			v(&o)
+		case string:
+			o.apiKey = v
+		default:
+			return nil, &Error{Kind: KindInvalidArgument, Field: "opts", Message: fmt.Sprintf("argument %d must be an Option (WithAPIKey, WithBaseURL, WithPath) or the API key; got %T", i, opt)}
+		}
 	}
 	if o.baseURL != "" {
 		if o.apiKey == "" {
@@ -75,8 +100,18 @@ func NewClient(opts ...Option) (*Client, error) {
 	return Embedded(o.path)
 }
 
-// FromEnv is NewClient with the environment only.
-func FromEnv() (*Client, error) { return NewClient() }
+// broken is a client that answers err from every call.
+func broken(err error) *Client {
+	c := &Client{err: err}
+	c.resources()
+	return c
+}
+
+// Err is why the client could not open (nil when it did).
+func (c *Client) Err() error { return c.err }
+
+// FromEnv opens the client the environment names (see NewClient).
+func FromEnv() (*Client, error) { return open(nil) }
 
 // Embedded opens the control plane in this process, persisted at path (memory for "").
 func Embedded(path string) (*Client, error) {
@@ -107,13 +142,17 @@ func Remote(baseURL, apiKey string) (*Client, error) {
 
 func wrap(native *C.HeroaClient) *Client {
 	c := &Client{native: native}
+	c.resources()
+	runtime.SetFinalizer(c, (*Client).Close)
+	return c
+}
+
+func (c *Client) resources() {
 	c.Agents = &Agents{c}
 	c.Vault = &Vault{c}
 	c.Policies = &Policies{c}
 	c.Runs = &Runs{c}
 	c.Deployments = &Deployments{c}
-	runtime.SetFinalizer(c, (*Client).Close)
-	return c
 }
 
 // Close releases the client; calls in flight finish. Idempotent.

@@ -74,8 +74,8 @@ func onBoth(t *testing.T, scenario func(t *testing.T, c *heroa.Client)) {
 	})
 	t.Run("remote", func(t *testing.T) {
 		s := startServer(t)
-		c, err := heroa.NewClient(heroa.WithBaseURL(s.url), heroa.WithAPIKey(s.key))
-		if err != nil {
+		c := heroa.NewClient(heroa.WithBaseURL(s.url), heroa.WithAPIKey(s.key))
+		if err := c.Err(); err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
@@ -205,11 +205,11 @@ func TestDeploySubAgentAndRunIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if worker.Handle == nil || worker.ExpiresAt == nil {
+		if worker.Handle == "" || worker.ExpiresAt == "" || worker.URL != "" {
 			t.Fatalf("deployment %+v", worker)
 		}
 		run, err := worker.Run(ctx, map[string]any{"task": "embed"}, 20*time.Second)
-		if err != nil || run.AgentID != *worker.Handle || !run.Ended() {
+		if err != nil || run.AgentID != worker.Handle || !run.Ended() {
 			t.Fatalf("run: %v %+v", err, run)
 		}
 		_, err = c.Deploy(ctx, heroa.DeployInput{Mode: "boat"})
@@ -229,9 +229,16 @@ func TestClosedClientAndBadRemote(t *testing.T) {
 	if _, err := c.Agents.Get(context.Background(), "ag_1"); !errors.Is(err, heroa.ErrFailedPrecondition) {
 		t.Fatalf("closed: %v", err)
 	}
-	_, err = heroa.NewClient(heroa.WithBaseURL("http://127.0.0.1:9"), heroa.WithAPIKey(""))
-	if !errors.Is(err, heroa.ErrInvalidArgument) {
-		t.Fatalf("no key: %v", err)
+	noKey := heroa.NewClient(heroa.WithBaseURL("http://127.0.0.1:9"), heroa.WithAPIKey(""))
+	if !errors.Is(noKey.Err(), heroa.ErrInvalidArgument) {
+		t.Fatalf("no key: %v", noKey.Err())
+	}
+	// A client that could not open answers why from every call.
+	if _, err := noKey.Agents.Get(context.Background(), "ag_1"); !errors.Is(err, heroa.ErrInvalidArgument) {
+		t.Fatalf("broken client call: %v", err)
+	}
+	if bad := heroa.NewClient(42); !errors.Is(bad.Err(), heroa.ErrInvalidArgument) {
+		t.Fatalf("bad option: %v", bad.Err())
 	}
 	secret := "heroa_sk_never_in_errors_0123456789abcdef"
 	_, err = heroa.Remote("not a url", secret)
@@ -275,4 +282,35 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// The deploy guide's Go example compiles as printed (examples/deploy-guide, only
+// the import path is this module's) and runs: on the embedded runtime it reaches
+// the deploy, which needs a container engine for an image; this machine has none,
+// so the example prints the error naming the source and exits 1 — as the guide's
+// error branch does. A machine with podman or docker prints the app's URL.
+func TestTheDeployGuidesGoExample(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err == nil {
+		t.Skip("podman is present: the guide's image would really be pulled")
+	}
+	if exec.Command("docker", "info").Run() == nil {
+		t.Skip("docker is present: the guide's image would really be pulled")
+	}
+	cmd := exec.Command("go", "run", "./examples/deploy-guide")
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if len(kv) < 6 || kv[:6] != "HEROA_" {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "HEROA_API_KEY=")
+	out, err := cmd.CombinedOutput()
+	text := string(out)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v:\n%s", err, text)
+	}
+	if !contains(text, "failed_precondition") || !contains(text, "container engine") {
+		t.Fatalf("want the missing container engine, got:\n%s", text)
+	}
 }

@@ -84,8 +84,8 @@ func (v *Vault) Put(ctx context.Context, in VaultPut) (*VaultEntry, error) {
 type Policies struct{ c *Client }
 
 // Create adds a version of the agent's envelope (the onboarding guide's step 4).
-func (p *Policies) Create(ctx context.Context, agentID, document string) (*Policy, error) {
-	var out Policy
+func (p *Policies) Create(ctx context.Context, agentID, document string) (*PolicyVersion, error) {
+	var out PolicyVersion
 	return &out, p.c.Call(ctx, "policies.create", map[string]any{"agent_id": agentID, "document": document}, &out)
 }
 
@@ -168,7 +168,7 @@ func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, 
 	if c.native == nil {
 		c.mu.RUnlock()
 		h.Delete()
-		return nil, &Error{Kind: KindFailedPrecondition, Message: "this client is closed"}
+		return nil, c.closedError()
 	}
 	C.heroa_stream_open(c.native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
 	c.mu.RUnlock()
@@ -223,13 +223,13 @@ func (c *Client) Deploy(ctx context.Context, in DeployInput) (*Deployment, error
 // (timeout 0: five minutes). An app or a service has no run loop: a *Error of kind
 // failed_precondition, field mode.
 func (d *Deployment) Run(ctx context.Context, input any, timeout time.Duration) (*Run, error) {
-	if d.Mode != ModeAgent || d.Handle == nil {
+	if d.Mode != ModeAgent || d.Handle == "" {
 		return nil, &Error{Kind: KindFailedPrecondition, Field: "mode", Message: `only a sub-agent (mode "agent") can be run; this deployment's mode is "` + d.Mode + `"`}
 	}
 	if d.client == nil {
 		return nil, &Error{Kind: KindFailedPrecondition, Message: "this Deployment is not bound to a client: use one answered by Deploy or Deployments.Get"}
 	}
-	run, err := d.client.Agents.Run(ctx, *d.Handle, input)
+	run, err := d.client.Agents.Run(ctx, d.Handle, input)
 	if err != nil {
 		return nil, err
 	}

@@ -109,8 +109,8 @@ type VaultEntry struct {
 	UpdatedAt   string  `json:"updated_at"`
 }
 
-// Policy is a version of an agent's policy envelope.
-type Policy struct {
+// PolicyVersion is a version of an agent's policy envelope (a Cedar document).
+type PolicyVersion struct {
 	ID        string `json:"id"`
 	AgentID   string `json:"agent_id"`
 	Version   int    `json:"version"`
@@ -132,8 +132,10 @@ const (
 	TierLarge  = "large"
 )
 
-// Policy of a deployment: egress, allow-listed hosts, skills and vault keys.
-type DeployPolicy struct {
+// Policy of a deployment (the deploy guide's `policy`): network egress
+// ("allow-list", "none" or "open"), allow-listed hosts, and for sub-agents the
+// skills and vault keys it may use.
+type Policy struct {
 	Egress       string   `json:"egress,omitempty"`
 	AllowList    []string `json:"allow_list,omitempty"`
 	Tools        []string `json:"tools,omitempty"`
@@ -151,45 +153,67 @@ type Source struct {
 	Command []string `json:"command,omitempty"`
 }
 
-// DeployInput is what Deploy takes (the deploy guide's parameters).
+// DeployInput is what Deploy takes (the deploy guide's parameters). A zero Policy
+// or Source is left out.
 type DeployInput struct {
-	Mode           string        `json:"mode"`
-	Region         string        `json:"region,omitempty"`
-	ResourceTier   string        `json:"resource_tier,omitempty"`
-	TTL            string        `json:"ttl,omitempty"`
-	Policy         *DeployPolicy `json:"policy,omitempty"`
-	Template       string        `json:"template,omitempty"`
-	Source         *Source       `json:"source,omitempty"`
-	Name           string        `json:"name,omitempty"`
-	IdempotencyKey string        `json:"idempotency_key,omitempty"`
-	ParentAgentID  string        `json:"parent_agent_id,omitempty"`
-	Public         bool          `json:"public,omitempty"`
-	GPU            bool          `json:"gpu,omitempty"`
-	HealthPath     string        `json:"health_path,omitempty"`
+	Mode           string `json:"mode"`
+	Region         string `json:"region,omitempty"`
+	ResourceTier   string `json:"resource_tier,omitempty"`
+	TTL            string `json:"ttl,omitempty"`
+	Policy         Policy `json:"policy"`
+	Template       string `json:"template,omitempty"`
+	Source         Source `json:"source"`
+	Name           string `json:"name,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	ParentAgentID  string `json:"parent_agent_id,omitempty"`
+	Public         bool   `json:"public,omitempty"`
+	GPU            bool   `json:"gpu,omitempty"`
+	HealthPath     string `json:"health_path,omitempty"`
 }
 
-// DeployOptions is DeployInput by the issue's name for it.
+// DeployOptions is another name for DeployInput.
 type DeployOptions = DeployInput
 
+// MarshalJSON leaves out a zero Policy or Source.
+func (in DeployInput) MarshalJSON() ([]byte, error) {
+	type plain DeployInput
+	b, err := json.Marshal(plain(in))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if in.Policy.Egress == "" && in.Policy.AllowList == nil && in.Policy.Tools == nil && in.Policy.SecretScopes == nil {
+		delete(m, "policy")
+	}
+	if in.Source.Image == "" && in.Source.Repo == "" && in.Source.Tarball == "" && in.Source.Path == "" {
+		delete(m, "source")
+	}
+	return json.Marshal(m)
+}
+
 // Deployment is an app, service or sub-agent stood up by Deploy: URL (app),
-// Endpoint (service) or Handle (agent: the sub-agent's id), Mode, Region, ExpiresAt.
+// Endpoint (service) or Handle (agent: the sub-agent's id) — "" when absent —,
+// Mode, Region, ExpiresAt ("" for a persistent one).
 type Deployment struct {
-	ID           string       `json:"id"`
-	URL          *string      `json:"url"`
-	Endpoint     *string      `json:"endpoint"`
-	Handle       *string      `json:"handle"`
-	Mode         string       `json:"mode"`
-	Region       string       `json:"region"`
-	ExpiresAt    *string      `json:"expires_at"`
-	Status       string       `json:"status"`
-	Name         string       `json:"name"`
-	ResourceTier string       `json:"resource_tier"`
-	TTL          string       `json:"ttl"`
-	Policy       DeployPolicy `json:"policy"`
-	Template     *string      `json:"template"`
-	Error        *string      `json:"error"`
-	CreatedAt    string       `json:"created_at"`
-	UpdatedAt    string       `json:"updated_at"`
+	ID           string  `json:"id"`
+	URL          string  `json:"url"`
+	Endpoint     string  `json:"endpoint"`
+	Handle       string  `json:"handle"`
+	Mode         string  `json:"mode"`
+	Region       string  `json:"region"`
+	ExpiresAt    string  `json:"expires_at"`
+	Status       string  `json:"status"`
+	Name         string  `json:"name"`
+	ResourceTier string  `json:"resource_tier"`
+	TTL          string  `json:"ttl"`
+	Policy       Policy  `json:"policy"`
+	Template     *string `json:"template"`
+	Error        *string `json:"error"`
+	CreatedAt    string  `json:"created_at"`
+	UpdatedAt    string  `json:"updated_at"`
 	client       *Client
 }
 
