@@ -148,6 +148,48 @@ void heroa_string_free(char *s);
 char *heroa_version(void);
 
 /**
+ * Verifies a webhook delivery: `headers_json` (an object of header names to values,
+ * names in any case), the raw `body`, `secrets_json` (an array: every secret is
+ * accepted, for rotation), `tolerance_secs`, `now` (unix seconds; negative for the
+ * clock) and `scheme` (`auto`, `heroa-hmac-sha256`, `standard-webhooks`; NULL for
+ * auto). Returns NULL and writes `{"scheme", "msg_id", "timestamp", "secret_index"}`
+ * to `*out`, or returns the envelope: `{"kind": "webhook", "reason", "message"}` for
+ * a delivery that fails, the usual envelope for a bad argument.
+ *
+ * # Safety
+ * Strings are NUL-terminated; `body` is valid for `body_len` bytes; `out` is valid.
+ */
+char *heroa_webhook_verify(const char *headers_json,
+                           const uint8_t *body,
+                           size_t body_len,
+                           const char *secrets_json,
+                           double tolerance_secs,
+                           int64_t now,
+                           const char *scheme,
+                           char **out);
+
+/**
+ * Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)
+ * at `timestamp` (unix seconds; negative: now). Returns NULL and writes the headers
+ * (a JSON object) to `*out`, or returns the envelope.
+ *
+ * # Safety
+ * Strings are NUL-terminated (`msg_id` may be NULL); `body` is valid for `body_len`
+ * bytes; `out` is valid.
+ */
+char *heroa_webhook_sign(const char *secret,
+                         const uint8_t *body,
+                         size_t body_len,
+                         const char *msg_id,
+                         int64_t timestamp,
+                         char **out);
+
+/**
+ * A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
+ */
+char *heroa_webhook_generate_secret(void);
+
+/**
  * Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
  */
 void heroa_noop(void);

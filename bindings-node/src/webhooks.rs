@@ -5,23 +5,17 @@
 //! `invalid_secret`); messages never quote a secret.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use heroa_webhooks::{self as webhooks, VerifyOptions, VerifyScheme, WebhookError};
+use heroa_bridge::webhooks::{self as bridge, SignError, WebhookError};
+use heroa_webhooks as webhooks;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 fn webhook_error(e: WebhookError) -> napi::Error {
-    let envelope = serde_json::json!({
-        "kind": "webhook",
-        "reason": e.kind(),
-        "message": e.to_string(),
-    });
-    napi::Error::from_reason(envelope.to_string())
+    napi::Error::from_reason(bridge::envelope(&e).to_string())
 }
 
-fn invalid(field: &str, message: String) -> napi::Error {
-    let e = heroa_protocol::error::Error::invalid(field, message);
+fn invalid(e: heroa_protocol::error::Error) -> napi::Error {
     napi::Error::from_reason(heroa_bridge::ErrorEnvelope::from(e).to_json())
 }
 
@@ -57,36 +51,7 @@ pub fn webhook_verify(
     now: Option<i64>,
     scheme: String,
 ) -> Result<VerifiedDelivery> {
-    let scheme = match scheme.as_str() {
-        "auto" => VerifyScheme::Auto,
-        "heroa-hmac-sha256" | "heroa" => VerifyScheme::Heroa,
-        "standard-webhooks" | "standard" => VerifyScheme::StandardWebhooks,
-        other => {
-            return Err(invalid(
-                "scheme",
-                format!(
-                    "scheme must be one of auto, heroa-hmac-sha256, standard-webhooks; got {other:?}"
-                ),
-            ));
-        }
-    };
-    if !(tolerance_secs.is_finite() && tolerance_secs >= 0.0) {
-        return Err(invalid(
-            "tolerance",
-            "tolerance must be a number of seconds ≥ 0".into(),
-        ));
-    }
-    let now = match now {
-        None => None,
-        Some(n) => Some(
-            u64::try_from(n).map_err(|_| invalid("now", "now must be unix seconds ≥ 0".into()))?,
-        ),
-    };
-    let opts = VerifyOptions {
-        tolerance: Duration::from_secs_f64(tolerance_secs),
-        now,
-        scheme,
-    };
+    let opts = bridge::verify_options(tolerance_secs, now, &scheme).map_err(invalid)?;
     let headers: Vec<(&str, &str)> = [
         (webhooks::WEBHOOK_ID_HEADER, &webhook_id),
         (webhooks::WEBHOOK_TIMESTAMP_HEADER, &webhook_timestamp),
@@ -115,21 +80,11 @@ pub fn webhook_sign(
     msg_id: Option<String>,
     timestamp: Option<i64>,
 ) -> Result<HashMap<String, String>> {
-    let signer = webhooks::Signer::new(&secret).map_err(webhook_error)?;
-    let id = msg_id.unwrap_or_else(webhooks::new_message_id);
-    let ts = match timestamp {
-        Some(t) => u64::try_from(t)
-            .map_err(|_| invalid("timestamp", "timestamp must be unix seconds ≥ 0".into()))?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
-    let headers = signer.sign(&id, ts, &body).map_err(webhook_error)?;
-    Ok(headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+    match bridge::sign(&secret, &body, msg_id, timestamp) {
+        Ok(headers) => Ok(headers.into_iter().collect()),
+        Err(SignError::Invalid(e)) => Err(invalid(e)),
+        Err(SignError::Webhook(e)) => Err(webhook_error(e)),
+    }
 }
 
 /// A new signing secret (`whsec_` + 32 random bytes, base64).

@@ -371,6 +371,158 @@ pub extern "C" fn heroa_version() -> *mut c_char {
     owned(env!("CARGO_PKG_VERSION").to_string())
 }
 
+/// Writes `value` to `*out` (when `out` is non-null).
+///
+/// # Safety
+/// `out` is NULL or a valid pointer.
+unsafe fn put(out: *mut *mut c_char, value: String) {
+    if !out.is_null() {
+        // SAFETY: a valid pointer, per the caller's contract.
+        unsafe { *out = owned(value) };
+    }
+}
+
+/// The bytes at `ptr` (`len` of them; NULL with 0 for none).
+///
+/// # Safety
+/// `ptr` is valid for `len` bytes, or NULL with `len == 0`.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Error::invalid(
+                "body",
+                "body is NULL with a non-zero length",
+            ))
+        };
+    }
+    // SAFETY: valid for `len` bytes, per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Verifies a webhook delivery: `headers_json` (an object of header names to values,
+/// names in any case), the raw `body`, `secrets_json` (an array: every secret is
+/// accepted, for rotation), `tolerance_secs`, `now` (unix seconds; negative for the
+/// clock) and `scheme` (`auto`, `heroa-hmac-sha256`, `standard-webhooks`; NULL for
+/// auto). Returns NULL and writes `{"scheme", "msg_id", "timestamp", "secret_index"}`
+/// to `*out`, or returns the envelope: `{"kind": "webhook", "reason", "message"}` for
+/// a delivery that fails, the usual envelope for a bad argument.
+///
+/// # Safety
+/// Strings are NUL-terminated; `body` is valid for `body_len` bytes; `out` is valid.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn heroa_webhook_verify(
+    headers_json: *const c_char,
+    body: *const u8,
+    body_len: usize,
+    secrets_json: *const c_char,
+    tolerance_secs: f64,
+    now: i64,
+    scheme: *const c_char,
+    out: *mut *mut c_char,
+) -> *mut c_char {
+    let mut failed: Option<String> = None;
+    let err = shielded(|| {
+        // SAFETY: the caller's contract for each pointer.
+        let headers: std::collections::HashMap<String, String> =
+            serde_json::from_str(unsafe { text(headers_json, "headers") }?).map_err(|e| {
+                Error::invalid(
+                    "headers",
+                    format!("headers must be a JSON object of strings: {e}"),
+                )
+            })?;
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        // SAFETY: as above.
+        let body = unsafe { bytes(body, body_len) }?;
+        // SAFETY: as above.
+        let secrets: Vec<String> = serde_json::from_str(unsafe { text(secrets_json, "secrets") }?)
+            .map_err(|e| {
+                Error::invalid(
+                    "secrets",
+                    format!("secrets must be a JSON array of strings: {e}"),
+                )
+            })?;
+        // SAFETY: as above.
+        let scheme = unsafe { optional_text(scheme, "scheme") }?.unwrap_or("auto");
+        let now = (now >= 0).then_some(now);
+        let opts = heroa_bridge::webhooks::verify_options(tolerance_secs, now, scheme)?;
+        match heroa_webhooks::verify(headers.as_slice(), body, &secrets, opts) {
+            // SAFETY: `out` is valid, per the caller's contract.
+            Ok(v) => unsafe { put(out, heroa_bridge::webhooks::verified_json(&v).to_string()) },
+            Err(e) => failed = Some(heroa_bridge::webhooks::envelope(&e).to_string()),
+        }
+        Ok(())
+    });
+    match failed {
+        Some(f) if err.is_null() => owned(f),
+        _ => err,
+    }
+}
+
+/// Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)
+/// at `timestamp` (unix seconds; negative: now). Returns NULL and writes the headers
+/// (a JSON object) to `*out`, or returns the envelope.
+///
+/// # Safety
+/// Strings are NUL-terminated (`msg_id` may be NULL); `body` is valid for `body_len`
+/// bytes; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_webhook_sign(
+    secret: *const c_char,
+    body: *const u8,
+    body_len: usize,
+    msg_id: *const c_char,
+    timestamp: i64,
+    out: *mut *mut c_char,
+) -> *mut c_char {
+    let mut failed: Option<String> = None;
+    let err = shielded(|| {
+        // SAFETY: the caller's contract for each pointer.
+        let secret = unsafe { text(secret, "secret") }?;
+        // SAFETY: as above.
+        let body = unsafe { bytes(body, body_len) }?;
+        // SAFETY: as above.
+        let msg_id = unsafe { optional_text(msg_id, "msg_id") }?.map(str::to_string);
+        let ts = (timestamp >= 0).then_some(timestamp);
+        match heroa_bridge::webhooks::sign(secret, body, msg_id, ts) {
+            Ok(headers) => {
+                let map: serde_json::Map<String, serde_json::Value> = headers
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                // SAFETY: `out` is valid.
+                unsafe { put(out, serde_json::Value::Object(map).to_string()) };
+                Ok(())
+            }
+            Err(heroa_bridge::webhooks::SignError::Invalid(e)) => Err(e),
+            Err(heroa_bridge::webhooks::SignError::Webhook(e)) => {
+                failed = Some(heroa_bridge::webhooks::envelope(&e).to_string());
+                Ok(())
+            }
+        }
+    });
+    match failed {
+        Some(f) if err.is_null() => owned(f),
+        _ => err,
+    }
+}
+
+/// A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
+#[unsafe(no_mangle)]
+pub extern "C" fn heroa_webhook_generate_secret() -> *mut c_char {
+    use secrecy::ExposeSecret;
+    owned(
+        heroa_webhooks::generate_secret()
+            .expose_secret()
+            .to_string(),
+    )
+}
+
 /// Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
 #[unsafe(no_mangle)]
 pub extern "C" fn heroa_noop() {}

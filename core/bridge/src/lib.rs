@@ -71,6 +71,7 @@ mod envelope;
 #[cfg(feature = "embedded")]
 pub mod host;
 mod stream;
+pub mod webhooks;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
