@@ -20,6 +20,16 @@ typedef struct HeroaCancel HeroaCancel;
 typedef struct HeroaClient HeroaClient;
 
 /**
+ * A compiled policy envelope (the local pre-check).
+ */
+typedef struct HeroaPolicyEngine HeroaPolicyEngine;
+
+/**
+ * An incremental `text/event-stream` decoder (the core's, WHATWG-exact).
+ */
+typedef struct HeroaSseDecoder HeroaSseDecoder;
+
+/**
  * An open stream of a run's events.
  */
 typedef struct HeroaStream HeroaStream;
@@ -188,6 +198,85 @@ char *heroa_webhook_sign(const char *secret,
  * A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
  */
 char *heroa_webhook_generate_secret(void);
+
+/**
+ * Compiles `documents_json` — `[[id, text], …]` — into `*out`. Returns NULL, or the
+ * envelope (an invalid document: field `document`, diagnostics in `details`).
+ *
+ * # Safety
+ * `documents_json` is NUL-terminated; `out` is valid.
+ */
+char *heroa_policy_engine_new(const char *documents_json, struct HeroaPolicyEngine **out);
+
+/**
+ * Decides `request_json` (`{"agent": {id, name, region, promotion}, "skill": {name,
+ * kind, external, cost_usd}, "run_cost_usd", "context"?}`, the shared vectors' form):
+ * returns NULL and writes the decision (`{"allowed", "reasons", "errors", "skill",
+ * "denied_by"?}`) to `*out`, or returns the envelope.
+ *
+ * # Safety
+ * `engine` is a live handle; `request_json` is NUL-terminated; `out` is valid.
+ */
+char *heroa_policy_check(const struct HeroaPolicyEngine *engine,
+                         const char *request_json,
+                         char **out);
+
+/**
+ * Frees a policy engine.
+ *
+ * # Safety
+ * `engine` is NULL or a handle from `heroa_policy_engine_new`, not used after this.
+ */
+void heroa_policy_engine_free(struct HeroaPolicyEngine *engine);
+
+/**
+ * A new decoder, resuming after `last_event_id` (NULL for none).
+ *
+ * # Safety
+ * `last_event_id` is NULL or NUL-terminated.
+ */
+struct HeroaSseDecoder *heroa_sse_decoder_new(const char *last_event_id);
+
+/**
+ * Feeds `len` bytes (split anywhere); returns the events they completed as a JSON
+ * array of `{"event", "data", "id", "retry"?}` (free with [`heroa_string_free`]).
+ *
+ * # Safety
+ * `decoder` is a live handle; `chunk` is valid for `len` bytes (or NULL with 0).
+ */
+char *heroa_sse_decoder_feed(struct HeroaSseDecoder *decoder, const uint8_t *chunk, size_t len);
+
+/**
+ * Ends the stream: an unfinished event is discarded; the last event id is kept.
+ *
+ * # Safety
+ * `decoder` is NULL or a live handle.
+ */
+void heroa_sse_decoder_finish(struct HeroaSseDecoder *decoder);
+
+/**
+ * The last event id (free with [`heroa_string_free`]).
+ *
+ * # Safety
+ * `decoder` is a live handle.
+ */
+char *heroa_sse_decoder_last_event_id(const struct HeroaSseDecoder *decoder);
+
+/**
+ * The reconnection time (ms) from the last valid `retry:` field, or -1.
+ *
+ * # Safety
+ * `decoder` is a live handle.
+ */
+int64_t heroa_sse_decoder_retry(const struct HeroaSseDecoder *decoder);
+
+/**
+ * Frees a decoder.
+ *
+ * # Safety
+ * `decoder` is NULL or a handle from `heroa_sse_decoder_new`, not used after this.
+ */
+void heroa_sse_decoder_free(struct HeroaSseDecoder *decoder);
 
 /**
  * Does nothing: the cost of a bare call across cgo, the benchmark's baseline.

@@ -523,6 +523,180 @@ pub extern "C" fn heroa_webhook_generate_secret() -> *mut c_char {
     )
 }
 
+/// A compiled policy envelope (the local pre-check).
+pub struct HeroaPolicyEngine {
+    engine: heroa_policy::PolicyEngine,
+}
+
+/// Compiles `documents_json` — `[[id, text], …]` — into `*out`. Returns NULL, or the
+/// envelope (an invalid document: field `document`, diagnostics in `details`).
+///
+/// # Safety
+/// `documents_json` is NUL-terminated; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_policy_engine_new(
+    documents_json: *const c_char,
+    out: *mut *mut HeroaPolicyEngine,
+) -> *mut c_char {
+    shielded(|| {
+        if out.is_null() {
+            return Err(Error::invalid("out", "out is required (got NULL)"));
+        }
+        // SAFETY: the caller's contract.
+        let documents: Vec<(String, String)> =
+            serde_json::from_str(unsafe { text(documents_json, "documents") }?).map_err(|e| {
+                Error::invalid(
+                    "documents",
+                    format!("documents must be [[id, text], …]: {e}"),
+                )
+            })?;
+        let engine =
+            heroa_policy::PolicyEngine::new(&documents).map_err(heroa_policy::document_error)?;
+        // SAFETY: `out` is valid (checked non-null).
+        unsafe { *out = Box::into_raw(Box::new(HeroaPolicyEngine { engine })) };
+        Ok(())
+    })
+}
+
+/// Decides `request_json` (`{"agent": {id, name, region, promotion}, "skill": {name,
+/// kind, external, cost_usd}, "run_cost_usd", "context"?}`, the shared vectors' form):
+/// returns NULL and writes the decision (`{"allowed", "reasons", "errors", "skill",
+/// "denied_by"?}`) to `*out`, or returns the envelope.
+///
+/// # Safety
+/// `engine` is a live handle; `request_json` is NUL-terminated; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_policy_check(
+    engine: *const HeroaPolicyEngine,
+    request_json: *const c_char,
+    out: *mut *mut c_char,
+) -> *mut c_char {
+    shielded(|| {
+        // SAFETY: NULL or a live handle.
+        let engine = unsafe { engine.as_ref() }
+            .ok_or_else(|| Error::invalid("engine", "engine is required (got NULL)"))?;
+        // SAFETY: the caller's contract.
+        let v: serde_json::Value = serde_json::from_str(unsafe { text(request_json, "request") }?)
+            .map_err(|e| Error::invalid("request", e.to_string()))?;
+        let req: heroa_policy::CheckRequest = heroa_bridge::decode::decode(v)?;
+        let decision = engine.engine.check(&req);
+        let text = serde_json::to_string(&decision)
+            .map_err(|e| Error::internal("decision").with_source(e))?;
+        // SAFETY: `out` is valid.
+        unsafe { put(out, text) };
+        Ok(())
+    })
+}
+
+/// Frees a policy engine.
+///
+/// # Safety
+/// `engine` is NULL or a handle from `heroa_policy_engine_new`, not used after this.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_policy_engine_free(engine: *mut HeroaPolicyEngine) {
+    if !engine.is_null() {
+        // SAFETY: a handle from Box::into_raw, freed once.
+        drop(unsafe { Box::from_raw(engine) });
+    }
+}
+
+/// An incremental `text/event-stream` decoder (the core's, WHATWG-exact).
+pub struct HeroaSseDecoder {
+    decoder: heroa_sse::Decoder,
+}
+
+/// A new decoder, resuming after `last_event_id` (NULL for none).
+///
+/// # Safety
+/// `last_event_id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_new(
+    last_event_id: *const c_char,
+) -> *mut HeroaSseDecoder {
+    // SAFETY: the caller's contract (invalid UTF-8 is read as none).
+    let id = unsafe { optional_text(last_event_id, "last_event_id") }
+        .ok()
+        .flatten();
+    let decoder = match id {
+        Some(id) => heroa_sse::Decoder::with_last_event_id(id),
+        None => heroa_sse::Decoder::new(),
+    };
+    Box::into_raw(Box::new(HeroaSseDecoder { decoder }))
+}
+
+/// Feeds `len` bytes (split anywhere); returns the events they completed as a JSON
+/// array of `{"event", "data", "id", "retry"?}` (free with [`heroa_string_free`]).
+///
+/// # Safety
+/// `decoder` is a live handle; `chunk` is valid for `len` bytes (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_feed(
+    decoder: *mut HeroaSseDecoder,
+    chunk: *const u8,
+    len: usize,
+) -> *mut c_char {
+    // SAFETY: a live handle, per the caller's contract.
+    let Some(d) = (unsafe { decoder.as_mut() }) else {
+        return owned("[]".to_string());
+    };
+    // SAFETY: the caller's contract.
+    let bytes = unsafe { bytes(chunk, len) }.unwrap_or(&[]);
+    let events = d.decoder.feed(bytes);
+    owned(serde_json::to_string(&events).unwrap_or_else(|_| "[]".to_string()))
+}
+
+/// Ends the stream: an unfinished event is discarded; the last event id is kept.
+///
+/// # Safety
+/// `decoder` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_finish(decoder: *mut HeroaSseDecoder) {
+    // SAFETY: NULL or a live handle.
+    if let Some(d) = unsafe { decoder.as_mut() } {
+        d.decoder.finish();
+    }
+}
+
+/// The last event id (free with [`heroa_string_free`]).
+///
+/// # Safety
+/// `decoder` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_last_event_id(
+    decoder: *const HeroaSseDecoder,
+) -> *mut c_char {
+    // SAFETY: NULL or a live handle.
+    owned(
+        unsafe { decoder.as_ref() }
+            .map(|d| d.decoder.last_event_id().to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// The reconnection time (ms) from the last valid `retry:` field, or -1.
+///
+/// # Safety
+/// `decoder` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_retry(decoder: *const HeroaSseDecoder) -> i64 {
+    // SAFETY: NULL or a live handle.
+    unsafe { decoder.as_ref() }
+        .and_then(|d| d.decoder.retry())
+        .map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX))
+}
+
+/// Frees a decoder.
+///
+/// # Safety
+/// `decoder` is NULL or a handle from `heroa_sse_decoder_new`, not used after this.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_sse_decoder_free(decoder: *mut HeroaSseDecoder) {
+    if !decoder.is_null() {
+        // SAFETY: a handle from Box::into_raw, freed once.
+        drop(unsafe { Box::from_raw(decoder) });
+    }
+}
+
 /// Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
 #[unsafe(no_mangle)]
 pub extern "C" fn heroa_noop() {}
