@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"unsafe"
 )
@@ -35,6 +36,8 @@ type Client struct {
 	mu     sync.RWMutex
 	native *C.HeroaClient
 	err    error // why the client could not open (NewClient)
+	// handles of the Go functions registered as skills, freed by Close
+	handles []cgo.Handle
 
 	Agents      *Agents
 	Vault       *Vault
@@ -163,6 +166,10 @@ func (c *Client) Close() error {
 		C.heroa_client_free(c.native)
 		c.native = nil
 	}
+	for _, h := range c.handles {
+		h.Delete()
+	}
+	c.handles = nil
 	return nil
 }
 

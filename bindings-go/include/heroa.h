@@ -25,6 +25,11 @@ typedef struct HeroaClient HeroaClient;
 typedef struct HeroaPolicyEngine HeroaPolicyEngine;
 
 /**
+ * One call of a skill written in the host language.
+ */
+typedef struct HeroaSkillCall HeroaSkillCall;
+
+/**
  * An incremental `text/event-stream` decoder (the core's, WHATWG-exact).
  */
 typedef struct HeroaSseDecoder HeroaSseDecoder;
@@ -45,6 +50,19 @@ typedef void (*HeroaCallback)(size_t user_data, char *result, char *error);
  * Called once when [`heroa_stream_open`] ends: the stream, or the error envelope.
  */
 typedef void (*HeroaStreamCallback)(size_t user_data, struct HeroaStream *stream, char *error);
+
+/**
+ * Called for each call of a host skill, on one of the library's threads: the
+ * handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
+ * [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
+ */
+typedef void (*HeroaSkillHandler)(size_t user_data, struct HeroaSkillCall *call);
+
+/**
+ * Called once when a skill call is over: `cancelled` is true when the runtime
+ * stopped wanting the answer (the run was cancelled, the call timed out).
+ */
+typedef void (*HeroaFinishedCallback)(size_t user_data, bool cancelled);
 
 #ifdef __cplusplus
 extern "C" {
@@ -277,6 +295,81 @@ int64_t heroa_sse_decoder_retry(const struct HeroaSseDecoder *decoder);
  * `decoder` is NULL or a handle from `heroa_sse_decoder_new`, not used after this.
  */
 void heroa_sse_decoder_free(struct HeroaSseDecoder *decoder);
+
+/**
+ * Registers (or replaces) skill `name` on an embedded client: `kind` (`read` or
+ * `write`), `cost_usd` (a decimal string; NULL for 0), `external`, `description`
+ * (NULL for none). `handler` receives each call with `user_data`. Returns NULL, or
+ * the envelope (a remote client: `failed_precondition`).
+ *
+ * # Safety
+ * `client` is a live handle; strings are NUL-terminated or NULL where allowed;
+ * `handler` stays callable for as long as the client lives.
+ */
+char *heroa_register_skill(const struct HeroaClient *client,
+                           const char *name,
+                           const char *kind,
+                           const char *cost_usd,
+                           bool external,
+                           const char *description,
+                           HeroaSkillHandler handler,
+                           size_t user_data);
+
+/**
+ * The call's arguments as JSON text (free with [`heroa_string_free`]).
+ *
+ * # Safety
+ * `call` is a live handle.
+ */
+char *heroa_skill_call_args(const struct HeroaSkillCall *call);
+
+/**
+ * The calling agent's id and the run's id, as `{"agent_id", "run_id"}` JSON text.
+ *
+ * # Safety
+ * `call` is a live handle.
+ */
+char *heroa_skill_call_info(const struct HeroaSkillCall *call);
+
+/**
+ * Reads vault value `key` visible to the agent into `*out` — only while the call is
+ * live. Returns NULL, or the envelope.
+ *
+ * # Safety
+ * `call` is a live handle; `key` is NUL-terminated; `out` is valid.
+ */
+char *heroa_skill_call_secret(const struct HeroaSkillCall *call, const char *key, char **out);
+
+/**
+ * Calls `callback(user_data, cancelled)` once the call is over (answered, or
+ * abandoned by the runtime: then `cancelled` is true).
+ *
+ * # Safety
+ * `call` is a live handle; `callback` is non-null.
+ */
+void heroa_skill_call_on_finished(const struct HeroaSkillCall *call,
+                                  HeroaFinishedCallback callback,
+                                  size_t user_data);
+
+/**
+ * Answers the call: `result_json` (the skill's output) or `error` (a message that
+ * fails this one call); exactly one non-null. Returns false when it was already
+ * answered or abandoned.
+ *
+ * # Safety
+ * `call` is a live handle; strings are NUL-terminated or NULL.
+ */
+bool heroa_skill_call_respond(const struct HeroaSkillCall *call,
+                              const char *result_json,
+                              const char *error);
+
+/**
+ * Frees a skill call handle (answer it first: an unanswered call fails).
+ *
+ * # Safety
+ * `call` is NULL or a handle given to a skill handler, not used after this.
+ */
+void heroa_skill_call_free(struct HeroaSkillCall *call);
 
 /**
  * Does nothing: the cost of a bare call across cgo, the benchmark's baseline.

@@ -697,6 +697,203 @@ pub unsafe extern "C" fn heroa_sse_decoder_free(decoder: *mut HeroaSseDecoder) {
     }
 }
 
+/// One call of a skill written in the host language.
+pub struct HeroaSkillCall {
+    call: Arc<heroa_bridge::host::HostCall<heroa_runtime::SkillCall>>,
+}
+
+/// Called for each call of a host skill, on one of the library's threads: the
+/// handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
+/// [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
+pub type HeroaSkillHandler =
+    Option<unsafe extern "C" fn(user_data: usize, call: *mut HeroaSkillCall)>;
+
+/// Called once when a skill call is over: `cancelled` is true when the runtime
+/// stopped wanting the answer (the run was cancelled, the call timed out).
+pub type HeroaFinishedCallback = Option<unsafe extern "C" fn(user_data: usize, cancelled: bool)>;
+
+/// Registers (or replaces) skill `name` on an embedded client: `kind` (`read` or
+/// `write`), `cost_usd` (a decimal string; NULL for 0), `external`, `description`
+/// (NULL for none). `handler` receives each call with `user_data`. Returns NULL, or
+/// the envelope (a remote client: `failed_precondition`).
+///
+/// # Safety
+/// `client` is a live handle; strings are NUL-terminated or NULL where allowed;
+/// `handler` stays callable for as long as the client lives.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn heroa_register_skill(
+    client: *const HeroaClient,
+    name: *const c_char,
+    kind: *const c_char,
+    cost_usd: *const c_char,
+    external: bool,
+    description: *const c_char,
+    handler: HeroaSkillHandler,
+    user_data: usize,
+) -> *mut c_char {
+    shielded(|| {
+        // SAFETY: NULL or a live handle.
+        let client = unsafe { client.as_ref() }
+            .ok_or_else(|| Error::invalid("client", "client is required (got NULL)"))?;
+        let handler =
+            handler.ok_or_else(|| Error::invalid("handler", "handler is required (got NULL)"))?;
+        // SAFETY: the caller's contract for each string.
+        let name = unsafe { text(name, "name") }?.to_string();
+        // SAFETY: as above.
+        let kind = heroa_protocol::SkillKind::parse_field("kind", unsafe { text(kind, "kind") }?)?;
+        // SAFETY: as above.
+        let cost = heroa_protocol::Usd::parse(
+            "cost_usd",
+            unsafe { optional_text(cost_usd, "cost_usd") }?.unwrap_or("0"),
+        )?;
+        // SAFETY: as above.
+        let description = unsafe { optional_text(description, "description") }?.map(str::to_string);
+        let rt = client.bridge.client().runtime().ok_or_else(|| {
+            Error::new(
+                heroa_protocol::error::ErrorKind::FailedPrecondition,
+                "skills written in the host language run in this process: register them on an embedded client",
+            )
+        })?;
+        let host: heroa_bridge::host::HostFn<heroa_runtime::SkillCall> = Arc::new(move |call| {
+            let boxed = Box::into_raw(Box::new(HeroaSkillCall { call }));
+            // SAFETY: the handler the caller registered, given a call it now owns.
+            unsafe { handler(user_data, boxed) };
+        });
+        let mut skill = heroa_bridge::host::skill(name, kind, host)
+            .cost_usd(cost)
+            .external(external);
+        if let Some(d) = description {
+            skill = skill.description(d);
+        }
+        rt.register_skill(skill)
+    })
+}
+
+/// The call's arguments as JSON text (free with [`heroa_string_free`]).
+///
+/// # Safety
+/// `call` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_args(call: *const HeroaSkillCall) -> *mut c_char {
+    // SAFETY: NULL or a live handle.
+    owned(
+        unsafe { call.as_ref() }
+            .map(|c| c.call.args().to_string())
+            .unwrap_or_else(|| "null".into()),
+    )
+}
+
+/// The calling agent's id and the run's id, as `{"agent_id", "run_id"}` JSON text.
+///
+/// # Safety
+/// `call` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_info(call: *const HeroaSkillCall) -> *mut c_char {
+    // SAFETY: NULL or a live handle.
+    let info = unsafe { call.as_ref() }.map(|c| {
+        serde_json::json!({"agent_id": c.call.payload().agent_id, "run_id": c.call.payload().run_id})
+    });
+    owned(info.unwrap_or_default().to_string())
+}
+
+/// Reads vault value `key` visible to the agent into `*out` — only while the call is
+/// live. Returns NULL, or the envelope.
+///
+/// # Safety
+/// `call` is a live handle; `key` is NUL-terminated; `out` is valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_secret(
+    call: *const HeroaSkillCall,
+    key: *const c_char,
+    out: *mut *mut c_char,
+) -> *mut c_char {
+    shielded(|| {
+        use secrecy::ExposeSecret;
+        // SAFETY: NULL or a live handle.
+        let call = unsafe { call.as_ref() }
+            .ok_or_else(|| Error::invalid("call", "call is required (got NULL)"))?;
+        // SAFETY: the caller's contract.
+        let key = unsafe { text(key, "key") }?;
+        let value = call.call.secret(key)?;
+        // SAFETY: `out` is valid.
+        unsafe { put(out, value.expose_secret().to_string()) };
+        Ok(())
+    })
+}
+
+/// Calls `callback(user_data, cancelled)` once the call is over (answered, or
+/// abandoned by the runtime: then `cancelled` is true).
+///
+/// # Safety
+/// `call` is a live handle; `callback` is non-null.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_on_finished(
+    call: *const HeroaSkillCall,
+    callback: HeroaFinishedCallback,
+    user_data: usize,
+) {
+    // SAFETY: NULL or a live handle.
+    let (Some(call), Some(callback)) = (unsafe { call.as_ref() }, callback) else {
+        return;
+    };
+    let call = call.call.clone();
+    heroa_bridge::runtime().spawn(async move {
+        call.finished().cancelled().await;
+        // SAFETY: the caller's callback, called once.
+        unsafe { callback(user_data, call.is_cancelled()) };
+    });
+}
+
+/// Answers the call: `result_json` (the skill's output) or `error` (a message that
+/// fails this one call); exactly one non-null. Returns false when it was already
+/// answered or abandoned.
+///
+/// # Safety
+/// `call` is a live handle; strings are NUL-terminated or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_respond(
+    call: *const HeroaSkillCall,
+    result_json: *const c_char,
+    error: *const c_char,
+) -> bool {
+    // SAFETY: NULL or a live handle.
+    let Some(call) = (unsafe { call.as_ref() }) else {
+        return false;
+    };
+    // SAFETY: the caller's contract.
+    let answer = match unsafe {
+        (
+            optional_text(result_json, "result"),
+            optional_text(error, "error"),
+        )
+    } {
+        (_, Ok(Some(e))) => Err(e.to_string()),
+        (Ok(Some(r)), _) => {
+            serde_json::from_str(r).map_err(|e| format!("the skill's result is not JSON: {e}"))
+        }
+        _ => Err("the skill gave no answer".to_string()),
+    };
+    call.call.respond(answer)
+}
+
+/// Frees a skill call handle (answer it first: an unanswered call fails).
+///
+/// # Safety
+/// `call` is NULL or a handle given to a skill handler, not used after this.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn heroa_skill_call_free(call: *mut HeroaSkillCall) {
+    if !call.is_null() {
+        // SAFETY: a handle from Box::into_raw, freed once.
+        let c = unsafe { Box::from_raw(call) };
+        if !c.call.is_answered() {
+            c.call.respond(Err(
+                "the skill's handle was freed without an answer".to_string()
+            ));
+        }
+    }
+}
+
 /// Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
 #[unsafe(no_mangle)]
 pub extern "C" fn heroa_noop() {}
