@@ -6,7 +6,9 @@
 #   2. `heroa serve` (the CLI) built, for the remote transport;
 #   3. gofmt and go vet;
 #   4. go test -race: every scenario on the embedded runtime and against heroa serve,
-#      context cancellation, errors, a goroutine leak check.
+#      context cancellation, errors, Go skills, the shared vectors, the deploy guide's
+#      Go example, a goroutine leak check;
+#   5. the benchmarks once each (bench/, their agreement checks; no timing).
 # Usage: bash bindings-go/run_tests.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,3 +25,6 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 HEROA_BIN="$root/target/debug/heroa" go test -race -count=1 ./...
+# The benchmarks (their own module: the peers they compare with are theirs only),
+# once each: every peer's answer is checked against heroa's before timing.
+(cd bench && go vet ./... && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)

@@ -45,14 +45,20 @@ type VerifyOptions struct {
 // exact raw bytes, any of secrets (a rotation) — with the core's constant-time
 // verifier for both schemes. A failed delivery is a *WebhookVerificationError.
 func VerifyWebhook(headers http.Header, body []byte, secrets []string, opts VerifyOptions) (*VerifiedDelivery, error) {
-	flat := make(map[string]string, len(headers))
-	for k, v := range headers {
-		if len(v) > 0 {
-			flat[k] = v[0]
+	// The five headers either scheme reads, as plain C strings (no JSON on this path).
+	var hs [len(signatureHeaders)]*C.char
+	for i, name := range signatureHeaders {
+		// Present but empty is not absent (the verifier says malformed, not missing).
+		if vs := headers.Values(name); len(vs) > 0 {
+			hs[i] = C.CString(vs[0])
+			defer C.free(unsafe.Pointer(hs[i]))
 		}
 	}
-	hj, _ := json.Marshal(flat)
-	sj, _ := json.Marshal(secrets)
+	ks := make([]*C.char, len(secrets))
+	for i, s := range secrets {
+		ks[i] = C.CString(s)
+		defer C.free(unsafe.Pointer(ks[i]))
+	}
 	tolerance := opts.Tolerance
 	if tolerance == 0 {
 		tolerance = 5 * time.Minute
@@ -61,31 +67,37 @@ func VerifyWebhook(headers http.Header, body []byte, secrets []string, opts Veri
 	if !opts.Now.IsZero() {
 		now = opts.Now.Unix()
 	}
-	scheme := opts.Scheme
-	if scheme == "" {
-		scheme = "auto"
+	var cscheme *C.char
+	if opts.Scheme != "" {
+		cscheme = C.CString(opts.Scheme)
+		defer C.free(unsafe.Pointer(cscheme))
 	}
-	ch := C.CString(string(hj))
-	defer C.free(unsafe.Pointer(ch))
-	cs := C.CString(string(sj))
-	defer C.free(unsafe.Pointer(cs))
-	cscheme := C.CString(scheme)
-	defer C.free(unsafe.Pointer(cscheme))
 	var cbody *C.uint8_t
 	if len(body) > 0 {
 		cbody = (*C.uint8_t)(unsafe.Pointer(&body[0]))
 	}
-	var out *C.char
-	errText := goString(C.heroa_webhook_verify(ch, cbody, C.size_t(len(body)), cs, C.double(tolerance.Seconds()), C.int64_t(now), cscheme, &out))
+	var ksp **C.char
+	if len(ks) > 0 {
+		ksp = &ks[0]
+	}
+	var out C.HeroaVerified
+	// The arrays hold only C pointers (C memory), so passing them is allowed.
+	errText := goString(C.heroa_webhook_verify(&hs[0], cbody, C.size_t(len(body)), ksp, C.size_t(len(ks)), C.double(tolerance.Seconds()), C.int64_t(now), cscheme, &out))
 	if errText != nil {
 		return nil, webhookError(*errText)
 	}
-	var v VerifiedDelivery
-	if err := json.Unmarshal([]byte(*goString(out)), &v); err != nil {
-		return nil, &Error{Kind: KindInternal, Message: "a verification does not decode: " + err.Error()}
+	v := &VerifiedDelivery{Scheme: "heroa-hmac-sha256", SecretIndex: int(out.secret_index)}
+	if out.scheme == 1 {
+		v.Scheme = "standard-webhooks"
+		id := headers.Get("webhook-id")
+		ts := int64(out.timestamp)
+		v.MsgID, v.Timestamp = &id, &ts
 	}
-	return &v, nil
+	return v, nil
 }
+
+// The headers either scheme reads, in the order the library takes them.
+var signatureHeaders = [...]string{"webhook-id", "webhook-timestamp", "webhook-signature", "heroa-signature", "x-heroa-signature"}
 
 // SignWebhook answers the headers that sign body with secret for both schemes, as
 // message msgID ("" for a new id) at timestamp (zero for now).

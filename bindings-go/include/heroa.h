@@ -52,6 +52,24 @@ typedef void (*HeroaCallback)(size_t user_data, char *result, char *error);
 typedef void (*HeroaStreamCallback)(size_t user_data, struct HeroaStream *stream, char *error);
 
 /**
+ * What [`heroa_webhook_verify`] writes on success.
+ */
+typedef struct HeroaVerified {
+  /**
+   * 0: heroa-hmac-sha256, 1: standard-webhooks.
+   */
+  int32_t scheme;
+  /**
+   * The signed timestamp (Standard Webhooks), or -1.
+   */
+  int64_t timestamp;
+  /**
+   * Which of the secrets matched.
+   */
+  size_t secret_index;
+} HeroaVerified;
+
+/**
  * Called for each call of a host skill, on one of the library's threads: the
  * handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
  * [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
@@ -176,25 +194,30 @@ void heroa_string_free(char *s);
 char *heroa_version(void);
 
 /**
- * Verifies a webhook delivery: `headers_json` (an object of header names to values,
- * names in any case), the raw `body`, `secrets_json` (an array: every secret is
- * accepted, for rotation), `tolerance_secs`, `now` (unix seconds; negative for the
- * clock) and `scheme` (`auto`, `heroa-hmac-sha256`, `standard-webhooks`; NULL for
- * auto). Returns NULL and writes `{"scheme", "msg_id", "timestamp", "secret_index"}`
- * to `*out`, or returns the envelope: `{"kind": "webhook", "reason", "message"}` for
- * a delivery that fails, the usual envelope for a bad argument.
+ * Verifies a webhook delivery with the five headers either scheme reads
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `heroa-signature`,
+ * `x-heroa-signature`; NULL where absent), the raw `body`, `secrets` (`n_secrets`
+ * strings: every one is accepted, for rotation), `tolerance_secs`, `now` (unix
+ * seconds; negative for the clock) and `scheme` (`auto`, `heroa-hmac-sha256`,
+ * `standard-webhooks`; NULL for auto). Returns NULL and fills `*out`, or returns the
+ * envelope: `{"kind": "webhook", "reason", "message"}` for a delivery that fails,
+ * the usual envelope for a bad argument. Headers and secrets cross as plain
+ * strings, not JSON: verifying is a hot path of a receiver.
  *
  * # Safety
- * Strings are NUL-terminated; `body` is valid for `body_len` bytes; `out` is valid.
+ * `headers` points to 5 entries (each NULL or NUL-terminated); `secrets` to
+ * `n_secrets` NUL-terminated strings; `body` is valid for `body_len` bytes; `out` is
+ * valid.
  */
-char *heroa_webhook_verify(const char *headers_json,
+char *heroa_webhook_verify(const char *const *headers,
                            const uint8_t *body,
                            size_t body_len,
-                           const char *secrets_json,
+                           const char *const *secrets,
+                           size_t n_secrets,
                            double tolerance_secs,
                            int64_t now,
                            const char *scheme,
-                           char **out);
+                           struct HeroaVerified *out);
 
 /**
  * Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)

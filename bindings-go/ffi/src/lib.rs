@@ -401,59 +401,94 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Verifies a webhook delivery: `headers_json` (an object of header names to values,
-/// names in any case), the raw `body`, `secrets_json` (an array: every secret is
-/// accepted, for rotation), `tolerance_secs`, `now` (unix seconds; negative for the
-/// clock) and `scheme` (`auto`, `heroa-hmac-sha256`, `standard-webhooks`; NULL for
-/// auto). Returns NULL and writes `{"scheme", "msg_id", "timestamp", "secret_index"}`
-/// to `*out`, or returns the envelope: `{"kind": "webhook", "reason", "message"}` for
-/// a delivery that fails, the usual envelope for a bad argument.
+/// What [`heroa_webhook_verify`] writes on success.
+#[repr(C)]
+pub struct HeroaVerified {
+    /// 0: heroa-hmac-sha256, 1: standard-webhooks.
+    pub scheme: i32,
+    /// The signed timestamp (Standard Webhooks), or -1.
+    pub timestamp: i64,
+    /// Which of the secrets matched.
+    pub secret_index: usize,
+}
+
+/// Verifies a webhook delivery with the five headers either scheme reads
+/// (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `heroa-signature`,
+/// `x-heroa-signature`; NULL where absent), the raw `body`, `secrets` (`n_secrets`
+/// strings: every one is accepted, for rotation), `tolerance_secs`, `now` (unix
+/// seconds; negative for the clock) and `scheme` (`auto`, `heroa-hmac-sha256`,
+/// `standard-webhooks`; NULL for auto). Returns NULL and fills `*out`, or returns the
+/// envelope: `{"kind": "webhook", "reason", "message"}` for a delivery that fails,
+/// the usual envelope for a bad argument. Headers and secrets cross as plain
+/// strings, not JSON: verifying is a hot path of a receiver.
 ///
 /// # Safety
-/// Strings are NUL-terminated; `body` is valid for `body_len` bytes; `out` is valid.
+/// `headers` points to 5 entries (each NULL or NUL-terminated); `secrets` to
+/// `n_secrets` NUL-terminated strings; `body` is valid for `body_len` bytes; `out` is
+/// valid.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn heroa_webhook_verify(
-    headers_json: *const c_char,
+    headers: *const *const c_char,
     body: *const u8,
     body_len: usize,
-    secrets_json: *const c_char,
+    secrets: *const *const c_char,
+    n_secrets: usize,
     tolerance_secs: f64,
     now: i64,
     scheme: *const c_char,
-    out: *mut *mut c_char,
+    out: *mut HeroaVerified,
 ) -> *mut c_char {
+    const NAMES: [&str; 5] = [
+        heroa_webhooks::WEBHOOK_ID_HEADER,
+        heroa_webhooks::WEBHOOK_TIMESTAMP_HEADER,
+        heroa_webhooks::WEBHOOK_SIGNATURE_HEADER,
+        heroa_webhooks::HEROA_SIGNATURE_HEADER,
+        heroa_webhooks::X_HEROA_SIGNATURE_HEADER,
+    ];
     let mut failed: Option<String> = None;
     let err = shielded(|| {
-        // SAFETY: the caller's contract for each pointer.
-        let headers: std::collections::HashMap<String, String> =
-            serde_json::from_str(unsafe { text(headers_json, "headers") }?).map_err(|e| {
-                Error::invalid(
-                    "headers",
-                    format!("headers must be a JSON object of strings: {e}"),
-                )
-            })?;
-        let headers: Vec<(String, String)> = headers
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
+        if headers.is_null() || out.is_null() {
+            return Err(Error::invalid(
+                "headers",
+                "headers and out are required (got NULL)",
+            ));
+        }
+        let mut present: Vec<(&str, &str)> = Vec::with_capacity(5);
+        for (i, name) in NAMES.iter().enumerate() {
+            // SAFETY: `headers` points to 5 entries, each NULL or NUL-terminated.
+            if let Some(v) = unsafe { optional_text(*headers.add(i), name) }? {
+                present.push((name, v));
+            }
+        }
         // SAFETY: as above.
         let body = unsafe { bytes(body, body_len) }?;
-        // SAFETY: as above.
-        let secrets: Vec<String> = serde_json::from_str(unsafe { text(secrets_json, "secrets") }?)
-            .map_err(|e| {
-                Error::invalid(
-                    "secrets",
-                    format!("secrets must be a JSON array of strings: {e}"),
-                )
-            })?;
+        let mut keys: Vec<&str> = Vec::with_capacity(n_secrets);
+        for i in 0..n_secrets {
+            // SAFETY: `secrets` points to `n_secrets` strings.
+            keys.push(unsafe { text(*secrets.add(i), "secrets") }?);
+        }
         // SAFETY: as above.
         let scheme = unsafe { optional_text(scheme, "scheme") }?.unwrap_or("auto");
-        let now = (now >= 0).then_some(now);
-        let opts = heroa_bridge::webhooks::verify_options(tolerance_secs, now, scheme)?;
-        match heroa_webhooks::verify(headers.as_slice(), body, &secrets, opts) {
-            // SAFETY: `out` is valid, per the caller's contract.
-            Ok(v) => unsafe { put(out, heroa_bridge::webhooks::verified_json(&v).to_string()) },
+        let opts = heroa_bridge::webhooks::verify_options(
+            tolerance_secs,
+            (now >= 0).then_some(now),
+            scheme,
+        )?;
+        match heroa_webhooks::verify(present.as_slice(), body, &keys, opts) {
+            Ok(v) => {
+                // SAFETY: `out` is valid (checked non-null).
+                unsafe {
+                    *out = HeroaVerified {
+                        scheme: i32::from(v.scheme == heroa_webhooks::Scheme::StandardWebhooks),
+                        timestamp: v
+                            .timestamp
+                            .and_then(|t| i64::try_from(t).ok())
+                            .unwrap_or(-1),
+                        secret_index: v.secret_index,
+                    }
+                };
+            }
             Err(e) => failed = Some(heroa_bridge::webhooks::envelope(&e).to_string()),
         }
         Ok(())
