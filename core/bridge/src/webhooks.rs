@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use heroa_protocol::error::{Error, Result};
-pub use heroa_webhooks::{Verified, VerifyOptions, VerifyScheme, WebhookError};
+pub use heroa_webhooks::{VerifyOptions, VerifyScheme, WebhookError};
 use serde_json::{Value, json};
 
 /// The verification options from a binding's arguments: `scheme` (`auto`,
@@ -47,16 +47,6 @@ pub fn verify_options(
         tolerance: Duration::from_secs_f64(tolerance_secs),
         now,
         scheme,
-    })
-}
-
-/// A verified delivery as JSON: `{"scheme", "msg_id", "timestamp", "secret_index"}`.
-pub fn verified_json(v: &Verified) -> Value {
-    json!({
-        "scheme": v.scheme.as_str(),
-        "msg_id": v.msg_id,
-        "timestamp": v.timestamp,
-        "secret_index": v.secret_index,
     })
 }
 
