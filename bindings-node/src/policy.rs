@@ -17,17 +17,6 @@ pub struct NativePolicyEngine {
     agent: Option<AgentInfo>,
 }
 
-fn skill_kind(kind: &str) -> Result<SkillKind> {
-    match kind {
-        "read" => Ok(SkillKind::Read),
-        "write" => Ok(SkillKind::Write),
-        other => Err(core_error(Error::invalid(
-            "kind",
-            format!("kind must be one of read, write; got {other:?}"),
-        ))),
-    }
-}
-
 fn context(json: Option<String>) -> Result<serde_json::Map<String, serde_json::Value>> {
     let Some(text) = json else {
         return Ok(serde_json::Map::new());
@@ -64,7 +53,7 @@ impl NativePolicyEngine {
             agent,
             skill: SkillInfo {
                 name: skill,
-                kind: skill_kind(kind)?,
+                kind: SkillKind::parse_field("kind", kind).map_err(core_error)?,
                 external,
                 cost_usd,
             },

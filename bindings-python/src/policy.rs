@@ -52,7 +52,7 @@ impl PolicyEngine {
             agent,
             skill: SkillInfo {
                 name: skill,
-                kind: skill_kind(kind)?,
+                kind: SkillKind::parse_field("kind", kind).map_err(to_pyerr)?,
                 external,
                 cost_usd,
             },
@@ -127,17 +127,6 @@ fn py_to_json(obj: &Bound<'_, PyAny>, depth: u32) -> PyResult<serde_json::Value>
     Err(bad(format!(
         "context values must be JSON-like (dict, list, str, number, bool, None); got {type_name}"
     )))
-}
-
-fn skill_kind(kind: &str) -> PyResult<SkillKind> {
-    match kind {
-        "read" => Ok(SkillKind::Read),
-        "write" => Ok(SkillKind::Write),
-        other => Err(to_pyerr(heroa::Error::invalid(
-            "kind",
-            format!("kind must be one of read, write; got {other:?}"),
-        ))),
-    }
 }
 
 #[pymethods]

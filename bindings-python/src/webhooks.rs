@@ -3,14 +3,12 @@
 //! `heroa.webhooks.WebhookVerificationError` with `reason` = the core's kind
 //! (`missing_header`, `malformed`, `expired`, `mismatch`, `invalid_secret`).
 
-use std::time::Duration;
-
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use heroa::webhooks::{self, HeaderLookup, VerifyOptions, VerifyScheme, WebhookError};
+use heroa::webhooks::{self, HeaderLookup, VerifyOptions, WebhookError};
 
 use crate::errors::raise_class;
 
@@ -18,31 +16,10 @@ fn to_pyerr(e: WebhookError) -> PyErr {
     raise_class("webhook", &e.to_string(), &[("reason", e.kind())])
 }
 
+/// The shared rules of the bridge (`heroa_bridge::webhooks`), as every binding checks them.
 fn options(tolerance: f64, now: Option<u64>, scheme: &str) -> PyResult<VerifyOptions> {
-    let scheme = match scheme {
-        "auto" => VerifyScheme::Auto,
-        "heroa-hmac-sha256" | "heroa" => VerifyScheme::Heroa,
-        "standard-webhooks" | "standard" => VerifyScheme::StandardWebhooks,
-        other => {
-            return Err(crate::errors::to_pyerr(heroa::Error::invalid(
-                "scheme",
-                format!(
-                    "scheme must be one of auto, heroa-hmac-sha256, standard-webhooks; got {other:?}"
-                ),
-            )));
-        }
-    };
-    if !(tolerance.is_finite() && tolerance >= 0.0) {
-        return Err(crate::errors::to_pyerr(heroa::Error::invalid(
-            "tolerance",
-            "tolerance must be a number of seconds ≥ 0",
-        )));
-    }
-    Ok(VerifyOptions {
-        tolerance: Duration::from_secs_f64(tolerance),
-        now,
-        scheme,
-    })
+    let now = now.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    heroa_bridge::webhooks::verify_options(tolerance, now, scheme).map_err(crate::errors::to_pyerr)
 }
 
 type VerifiedTuple = (&'static str, Option<String>, Option<u64>, usize);

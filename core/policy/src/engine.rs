@@ -187,6 +187,19 @@ pub enum SkillKind {
 }
 
 impl SkillKind {
+    /// `read` or `write`; anything else is an error naming `field` (what every
+    /// binding's pre-check takes as text).
+    pub fn parse_field(field: &str, kind: &str) -> Result<SkillKind, heroa_protocol::error::Error> {
+        match kind {
+            "read" => Ok(SkillKind::Read),
+            "write" => Ok(SkillKind::Write),
+            other => Err(heroa_protocol::error::Error::invalid(
+                field,
+                format!("{field} must be one of read, write; got {other:?}"),
+            )),
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             SkillKind::Read => "read",
