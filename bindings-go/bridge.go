@@ -81,16 +81,13 @@ func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
 	}
 	ch := make(chan answer, 1)
 	h := cgo.NewHandle(ch)
-	// The library copies what the call needs before heroa_call returns: the client
-	// may be closed while the call is in flight.
-	c.mu.RLock()
-	if c.native == nil {
-		c.mu.RUnlock()
+	err := c.withNative(func(native *C.HeroaClient) {
+		C.heroa_call(native, cop, cargs, cancel, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
+	})
+	if err != nil {
 		h.Delete()
-		return "", c.closedError()
+		return "", err
 	}
-	C.heroa_call(c.native, cop, cargs, cancel, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
-	c.mu.RUnlock()
 	var a answer
 	select {
 	case a = <-ch:
@@ -108,6 +105,19 @@ func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
 		return "null", nil
 	}
 	return *a.result, nil
+}
+
+// withNative runs start with the client's handle, under the read lock: the library
+// copies what a call needs before it returns, so the client may be closed while the
+// call is in flight. A closed (or never opened) client answers why instead.
+func (c *Client) withNative(start func(*C.HeroaClient)) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.native == nil {
+		return c.closedError()
+	}
+	start(c.native)
+	return nil
 }
 
 // closedError is why a client without a native handle cannot call.

@@ -164,14 +164,13 @@ func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, 
 	defer C.free(unsafe.Pointer(cargs))
 	ch := make(chan opened, 1)
 	h := cgo.NewHandle(ch)
-	c.mu.RLock()
-	if c.native == nil {
-		c.mu.RUnlock()
+	err := c.withNative(func(native *C.HeroaClient) {
+		C.heroa_stream_open(native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
+	})
+	if err != nil {
 		h.Delete()
-		return nil, c.closedError()
+		return nil, err
 	}
-	C.heroa_stream_open(c.native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
-	c.mu.RUnlock()
 	select {
 	case o := <-ch:
 		if o.err != nil {
