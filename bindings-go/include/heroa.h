@@ -25,6 +25,11 @@ typedef struct HeroaClient HeroaClient;
 typedef struct HeroaPolicyEngine HeroaPolicyEngine;
 
 /**
+ * One run of a template (a run loop) written in the host language.
+ */
+typedef struct HeroaRunContext HeroaRunContext;
+
+/**
  * One call of a skill written in the host language.
  */
 typedef struct HeroaSkillCall HeroaSkillCall;
@@ -45,6 +50,26 @@ typedef struct HeroaStream HeroaStream;
  * with [`heroa_string_free`].
  */
 typedef void (*HeroaCallback)(size_t user_data, char *result, char *error);
+
+/**
+ * Called for each call of a host skill, on one of the library's threads: the
+ * handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
+ * [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
+ */
+typedef void (*HeroaSkillHandler)(size_t user_data, struct HeroaSkillCall *call);
+
+/**
+ * Called once when a skill call is over: `cancelled` is true when the runtime
+ * stopped wanting the answer (the run was cancelled, the call timed out).
+ */
+typedef void (*HeroaFinishedCallback)(size_t user_data, bool cancelled);
+
+/**
+ * Called for each run of a host template, on one of the library's threads: the
+ * handler owns `run` (answer it with [`heroa_run_context_respond`], free it with
+ * [`heroa_run_context_free`]) and must return quickly (run the loop elsewhere).
+ */
+typedef void (*HeroaTemplateHandler)(size_t user_data, struct HeroaRunContext *run);
 
 /**
  * Called once when [`heroa_stream_open`] ends: the stream, or the error envelope.
@@ -69,22 +94,27 @@ typedef struct HeroaVerified {
   size_t secret_index;
 } HeroaVerified;
 
-/**
- * Called for each call of a host skill, on one of the library's threads: the
- * handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
- * [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
- */
-typedef void (*HeroaSkillHandler)(size_t user_data, struct HeroaSkillCall *call);
-
-/**
- * Called once when a skill call is over: `cancelled` is true when the runtime
- * stopped wanting the answer (the run was cancelled, the call timed out).
- */
-typedef void (*HeroaFinishedCallback)(size_t user_data, bool cancelled);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Frees a string the library returned.
+ *
+ * # Safety
+ * `s` is NULL or a string from this library, not used after this.
+ */
+void heroa_string_free(char *s);
+
+/**
+ * The core's version (free with [`heroa_string_free`]).
+ */
+char *heroa_version(void);
+
+/**
+ * Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
+ */
+void heroa_noop(void);
 
 /**
  * Opens a client over the embedded runtime, persisted at `path` (in memory for
@@ -130,36 +160,6 @@ void heroa_call(const struct HeroaClient *client,
                 size_t user_data);
 
 /**
- * Opens stream operation `op` (`runs.events`, args `{"run_id", "last_event_id"?}`);
- * `callback` gets the stream handle or the error envelope.
- *
- * # Safety
- * As [`heroa_call`].
- */
-void heroa_stream_open(const struct HeroaClient *client,
-                       const char *op,
-                       const char *args,
-                       HeroaStreamCallback callback,
-                       size_t user_data);
-
-/**
- * The next event of `stream` (`{"id", "event", "data"}` as JSON text) through
- * `callback`; at the end both `result` and `error` are NULL.
- *
- * # Safety
- * `stream` is a live handle; `callback` is non-null.
- */
-void heroa_stream_next(const struct HeroaStream *stream, HeroaCallback callback, size_t user_data);
-
-/**
- * Ends `stream` (a pending `heroa_stream_next` answers the end) and frees it.
- *
- * # Safety
- * `stream` is NULL or a handle from `heroa_stream_open`, not used after this.
- */
-void heroa_stream_free(struct HeroaStream *stream);
-
-/**
  * A new cancellation token.
  */
 struct HeroaCancel *heroa_cancel_new(void);
@@ -181,64 +181,159 @@ void heroa_cancel(const struct HeroaCancel *cancel);
 void heroa_cancel_free(struct HeroaCancel *cancel);
 
 /**
- * Frees a string the library returned.
+ * Registers (or replaces) skill `name` on an embedded client: `kind` (`read` or
+ * `write`), `cost_usd` (a decimal string; NULL for 0), `external`, `description`
+ * (NULL for none). `handler` receives each call with `user_data`. Returns NULL, or
+ * the envelope (a remote client: `failed_precondition`).
  *
  * # Safety
- * `s` is NULL or a string from this library, not used after this.
+ * `client` is a live handle; strings are NUL-terminated or NULL where allowed;
+ * `handler` stays callable for as long as the client lives.
  */
-void heroa_string_free(char *s);
+char *heroa_register_skill(const struct HeroaClient *client,
+                           const char *name,
+                           const char *kind,
+                           const char *cost_usd,
+                           bool external,
+                           const char *description,
+                           HeroaSkillHandler handler,
+                           size_t user_data);
 
 /**
- * The core's version (free with [`heroa_string_free`]).
- */
-char *heroa_version(void);
-
-/**
- * Verifies a webhook delivery with the five headers either scheme reads
- * (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `heroa-signature`,
- * `x-heroa-signature`; NULL where absent), the raw `body`, `secrets` (`n_secrets`
- * strings: every one is accepted, for rotation), `tolerance_secs`, `now` (unix
- * seconds; negative for the clock) and `scheme` (`auto`, `heroa-hmac-sha256`,
- * `standard-webhooks`; NULL for auto). Returns NULL and fills `*out`, or returns the
- * envelope: `{"kind": "webhook", "reason", "message"}` for a delivery that fails,
- * the usual envelope for a bad argument. Headers and secrets cross as plain
- * strings, not JSON: verifying is a hot path of a receiver.
+ * The call's arguments as JSON text (free with [`heroa_string_free`]).
  *
  * # Safety
- * `headers` points to 5 entries (each NULL or NUL-terminated); `secrets` to
- * `n_secrets` NUL-terminated strings; `body` is valid for `body_len` bytes; `out` is
- * valid.
+ * `call` is a live handle.
  */
-char *heroa_webhook_verify(const char *const *headers,
-                           const uint8_t *body,
-                           size_t body_len,
-                           const char *const *secrets,
-                           size_t n_secrets,
-                           double tolerance_secs,
-                           int64_t now,
-                           const char *scheme,
-                           struct HeroaVerified *out);
+char *heroa_skill_call_args(const struct HeroaSkillCall *call);
 
 /**
- * Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)
- * at `timestamp` (unix seconds; negative: now). Returns NULL and writes the headers
- * (a JSON object) to `*out`, or returns the envelope.
+ * The calling agent's id and the run's id, as `{"agent_id", "run_id"}` JSON text.
  *
  * # Safety
- * Strings are NUL-terminated (`msg_id` may be NULL); `body` is valid for `body_len`
- * bytes; `out` is valid.
+ * `call` is a live handle.
  */
-char *heroa_webhook_sign(const char *secret,
-                         const uint8_t *body,
-                         size_t body_len,
-                         const char *msg_id,
-                         int64_t timestamp,
-                         char **out);
+char *heroa_skill_call_info(const struct HeroaSkillCall *call);
 
 /**
- * A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
+ * Reads vault value `key` visible to the agent into `*out` — only while the call is
+ * live. Returns NULL, or the envelope.
+ *
+ * # Safety
+ * `call` is a live handle; `key` is NUL-terminated; `out` is valid.
  */
-char *heroa_webhook_generate_secret(void);
+char *heroa_skill_call_secret(const struct HeroaSkillCall *call, const char *key, char **out);
+
+/**
+ * Calls `callback(user_data, cancelled)` once the call is over (answered, or
+ * abandoned by the runtime: then `cancelled` is true).
+ *
+ * # Safety
+ * `call` is a live handle; `callback` is non-null.
+ */
+void heroa_skill_call_on_finished(const struct HeroaSkillCall *call,
+                                  HeroaFinishedCallback callback,
+                                  size_t user_data);
+
+/**
+ * Answers the call: `result_json` (the skill's output) or `error` (a message that
+ * fails this one call); exactly one non-null. Returns false when it was already
+ * answered or abandoned.
+ *
+ * # Safety
+ * `call` is a live handle; strings are NUL-terminated or NULL.
+ */
+bool heroa_skill_call_respond(const struct HeroaSkillCall *call,
+                              const char *result_json,
+                              const char *error);
+
+/**
+ * Frees a skill call handle (answer it first: an unanswered call fails).
+ *
+ * # Safety
+ * `call` is NULL or a handle given to a skill handler, not used after this.
+ */
+void heroa_skill_call_free(struct HeroaSkillCall *call);
+
+/**
+ * Registers (or replaces) template `name` (a run loop; `description` NULL for none)
+ * on an embedded client: `handler` receives each run with `user_data`. Returns NULL,
+ * or the envelope (a remote client: `failed_precondition`).
+ *
+ * # Safety
+ * `client` is a live handle; strings are NUL-terminated or NULL where allowed;
+ * `handler` stays callable for as long as the client lives.
+ */
+char *heroa_register_template(const struct HeroaClient *client,
+                              const char *name,
+                              const char *description,
+                              HeroaTemplateHandler handler,
+                              size_t user_data);
+
+/**
+ * The run's id, its agent's id and its input, as `{"run_id", "agent_id", "input"}`
+ * JSON text (free with [`heroa_string_free`]).
+ *
+ * # Safety
+ * `run` is a live handle.
+ */
+char *heroa_run_context_info(const struct HeroaRunContext *run);
+
+/**
+ * The run's spend so far in USD, as a decimal string (free with
+ * [`heroa_string_free`]).
+ *
+ * # Safety
+ * `run` is a live handle.
+ */
+char *heroa_run_context_cost_usd(const struct HeroaRunContext *run);
+
+/**
+ * Calls skill `skill` with `args_json` under the agent's policy envelope and
+ * promotion level; `callback` gets the outcome (`{"outcome": "executed", "output"}`,
+ * `shadowed`, `blocked`/`skipped` with `reason`, `failed` with `error`) or the
+ * envelope (the run was cancelled; bad arguments).
+ *
+ * # Safety
+ * `run` is a live handle; strings are NUL-terminated (copied before this
+ * returns); `callback` is non-null.
+ */
+void heroa_run_context_call(const struct HeroaRunContext *run,
+                            const char *skill,
+                            const char *args_json,
+                            HeroaCallback callback,
+                            size_t user_data);
+
+/**
+ * Calls `callback(user_data, cancelled)` once the run's loop is over (answered, or
+ * abandoned: the run was cancelled).
+ *
+ * # Safety
+ * `run` is a live handle; `callback` is non-null.
+ */
+void heroa_run_context_on_finished(const struct HeroaRunContext *run,
+                                   HeroaFinishedCallback callback,
+                                   size_t user_data);
+
+/**
+ * Answers the run: `result_json` (its output) or `error` (the message that fails
+ * it); exactly one non-null. Returns false when it was already answered or
+ * abandoned.
+ *
+ * # Safety
+ * `run` is a live handle; strings are NUL-terminated or NULL.
+ */
+bool heroa_run_context_respond(const struct HeroaRunContext *run,
+                               const char *result_json,
+                               const char *error);
+
+/**
+ * Frees a run handle (answer it first: an unanswered run fails).
+ *
+ * # Safety
+ * `run` is NULL or a handle given to a template handler, not used after this.
+ */
+void heroa_run_context_free(struct HeroaRunContext *run);
 
 /**
  * Compiles `documents_json` — `[[id, text], …]` — into `*out`. Returns NULL, or the
@@ -320,84 +415,81 @@ int64_t heroa_sse_decoder_retry(const struct HeroaSseDecoder *decoder);
 void heroa_sse_decoder_free(struct HeroaSseDecoder *decoder);
 
 /**
- * Registers (or replaces) skill `name` on an embedded client: `kind` (`read` or
- * `write`), `cost_usd` (a decimal string; NULL for 0), `external`, `description`
- * (NULL for none). `handler` receives each call with `user_data`. Returns NULL, or
- * the envelope (a remote client: `failed_precondition`).
+ * Opens stream operation `op` (`runs.events`, args `{"run_id", "last_event_id"?}`);
+ * `callback` gets the stream handle or the error envelope.
  *
  * # Safety
- * `client` is a live handle; strings are NUL-terminated or NULL where allowed;
- * `handler` stays callable for as long as the client lives.
+ * As [`heroa_call`].
  */
-char *heroa_register_skill(const struct HeroaClient *client,
-                           const char *name,
-                           const char *kind,
-                           const char *cost_usd,
-                           bool external,
-                           const char *description,
-                           HeroaSkillHandler handler,
-                           size_t user_data);
+void heroa_stream_open(const struct HeroaClient *client,
+                       const char *op,
+                       const char *args,
+                       HeroaStreamCallback callback,
+                       size_t user_data);
 
 /**
- * The call's arguments as JSON text (free with [`heroa_string_free`]).
+ * The next event of `stream` (`{"id", "event", "data"}` as JSON text) through
+ * `callback`; at the end both `result` and `error` are NULL.
  *
  * # Safety
- * `call` is a live handle.
+ * `stream` is a live handle; `callback` is non-null.
  */
-char *heroa_skill_call_args(const struct HeroaSkillCall *call);
+void heroa_stream_next(const struct HeroaStream *stream, HeroaCallback callback, size_t user_data);
 
 /**
- * The calling agent's id and the run's id, as `{"agent_id", "run_id"}` JSON text.
+ * Ends `stream` (a pending `heroa_stream_next` answers the end) and frees it.
  *
  * # Safety
- * `call` is a live handle.
+ * `stream` is NULL or a handle from `heroa_stream_open`, not used after this.
  */
-char *heroa_skill_call_info(const struct HeroaSkillCall *call);
+void heroa_stream_free(struct HeroaStream *stream);
 
 /**
- * Reads vault value `key` visible to the agent into `*out` — only while the call is
- * live. Returns NULL, or the envelope.
+ * Verifies a webhook delivery with the five headers either scheme reads
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `heroa-signature`,
+ * `x-heroa-signature`; NULL where absent), the raw `body`, `secrets` (`n_secrets`
+ * strings: every one is accepted, for rotation), `tolerance_secs`, `now` (unix
+ * seconds; negative for the clock) and `scheme` (`auto`, `heroa-hmac-sha256`,
+ * `standard-webhooks`; NULL for auto). Returns NULL and fills `*out`, or returns the
+ * envelope: `{"kind": "webhook", "reason", "message"}` for a delivery that fails,
+ * the usual envelope for a bad argument. Headers and secrets cross as plain
+ * strings, not JSON: verifying is a hot path of a receiver.
  *
  * # Safety
- * `call` is a live handle; `key` is NUL-terminated; `out` is valid.
+ * `headers` points to 5 entries (each NULL or NUL-terminated); `secrets` to
+ * `n_secrets` NUL-terminated strings; `body` is valid for `body_len` bytes; `out` is
+ * valid.
  */
-char *heroa_skill_call_secret(const struct HeroaSkillCall *call, const char *key, char **out);
+char *heroa_webhook_verify(const char *const *headers,
+                           const uint8_t *body,
+                           size_t body_len,
+                           const char *const *secrets,
+                           size_t n_secrets,
+                           double tolerance_secs,
+                           int64_t now,
+                           const char *scheme,
+                           struct HeroaVerified *out);
 
 /**
- * Calls `callback(user_data, cancelled)` once the call is over (answered, or
- * abandoned by the runtime: then `cancelled` is true).
+ * Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)
+ * at `timestamp` (unix seconds; negative: now). Returns NULL and writes the headers
+ * (a JSON object) to `*out`, or returns the envelope.
  *
  * # Safety
- * `call` is a live handle; `callback` is non-null.
+ * Strings are NUL-terminated (`msg_id` may be NULL); `body` is valid for `body_len`
+ * bytes; `out` is valid.
  */
-void heroa_skill_call_on_finished(const struct HeroaSkillCall *call,
-                                  HeroaFinishedCallback callback,
-                                  size_t user_data);
+char *heroa_webhook_sign(const char *secret,
+                         const uint8_t *body,
+                         size_t body_len,
+                         const char *msg_id,
+                         int64_t timestamp,
+                         char **out);
 
 /**
- * Answers the call: `result_json` (the skill's output) or `error` (a message that
- * fails this one call); exactly one non-null. Returns false when it was already
- * answered or abandoned.
- *
- * # Safety
- * `call` is a live handle; strings are NUL-terminated or NULL.
+ * A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
  */
-bool heroa_skill_call_respond(const struct HeroaSkillCall *call,
-                              const char *result_json,
-                              const char *error);
-
-/**
- * Frees a skill call handle (answer it first: an unanswered call fails).
- *
- * # Safety
- * `call` is NULL or a handle given to a skill handler, not used after this.
- */
-void heroa_skill_call_free(struct HeroaSkillCall *call);
-
-/**
- * Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
- */
-void heroa_noop(void);
+char *heroa_webhook_generate_secret(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -20,41 +20,27 @@
 //!   `_free` function; a call in flight keeps what it needs alive by itself.
 //! * A panic never crosses the boundary: it becomes an `internal` error.
 
+mod client;
+mod host;
+mod policy;
+mod sse;
+mod stream;
+mod webhooks;
+
+pub use client::*;
+pub use host::*;
+pub use policy::*;
+pub use sse::*;
+pub use stream::*;
+pub use webhooks::*;
+
 use std::ffi::{CStr, CString, c_char};
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use heroa_bridge::{Bridge, CancellationToken, Client, ErrorEnvelope, StreamHandle};
+use heroa_bridge::ErrorEnvelope;
 use heroa_protocol::error::Error;
-use secrecy::SecretString;
-
-/// A client over the embedded runtime or a remote control plane.
-pub struct HeroaClient {
-    bridge: Bridge,
-}
-
-/// An open stream of a run's events.
-pub struct HeroaStream {
-    handle: Arc<StreamHandle>,
-}
-
-/// A cancellation token for calls.
-pub struct HeroaCancel {
-    token: CancellationToken,
-}
-
-/// Called once when an asynchronous call ends: `result` (JSON text) or `error` (the
-/// error envelope as JSON text); the other is null. Both are the callee's to free
-/// with [`heroa_string_free`].
-pub type HeroaCallback =
-    Option<unsafe extern "C" fn(user_data: usize, result: *mut c_char, error: *mut c_char)>;
-
-/// Called once when [`heroa_stream_open`] ends: the stream, or the error envelope.
-pub type HeroaStreamCallback =
-    Option<unsafe extern "C" fn(user_data: usize, stream: *mut HeroaStream, error: *mut c_char)>;
 
 /// Text for the caller (interior NULs, which JSON never holds, become U+FFFD).
-fn owned(text: String) -> *mut c_char {
+pub(crate) fn owned(text: String) -> *mut c_char {
     CString::new(text)
         .unwrap_or_else(|e| {
             let lossy = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\u{FFFD}");
@@ -63,7 +49,7 @@ fn owned(text: String) -> *mut c_char {
         .into_raw()
 }
 
-fn envelope(e: impl Into<ErrorEnvelope>) -> *mut c_char {
+pub(crate) fn envelope(e: impl Into<ErrorEnvelope>) -> *mut c_char {
     owned(e.into().to_json())
 }
 
@@ -71,7 +57,7 @@ fn envelope(e: impl Into<ErrorEnvelope>) -> *mut c_char {
 ///
 /// # Safety
 /// `ptr` is null or a NUL-terminated string valid for the call.
-unsafe fn text<'a>(ptr: *const c_char, field: &str) -> Result<&'a str, Error> {
+pub(crate) unsafe fn text<'a>(ptr: *const c_char, field: &str) -> Result<&'a str, Error> {
     if ptr.is_null() {
         return Err(Error::invalid(
             field,
@@ -88,7 +74,10 @@ unsafe fn text<'a>(ptr: *const c_char, field: &str) -> Result<&'a str, Error> {
 ///
 /// # Safety
 /// As [`text`].
-unsafe fn optional_text<'a>(ptr: *const c_char, field: &str) -> Result<Option<&'a str>, Error> {
+pub(crate) unsafe fn optional_text<'a>(
+    ptr: *const c_char,
+    field: &str,
+) -> Result<Option<&'a str>, Error> {
     if ptr.is_null() {
         Ok(None)
     } else {
@@ -98,258 +87,13 @@ unsafe fn optional_text<'a>(ptr: *const c_char, field: &str) -> Result<Option<&'
 }
 
 /// Runs `f`, turning a panic into an `internal` error envelope.
-fn shielded(f: impl FnOnce() -> Result<(), Error>) -> *mut c_char {
+pub(crate) fn shielded(f: impl FnOnce() -> Result<(), Error>) -> *mut c_char {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => std::ptr::null_mut(),
         Ok(Err(e)) => envelope(e),
         Err(_) => envelope(Error::internal(
             "the call ended inside Heroa (a bug: it panicked)",
         )),
-    }
-}
-
-fn new_client(client: Client, out: *mut *mut HeroaClient) -> Result<(), Error> {
-    if out.is_null() {
-        return Err(Error::invalid("out", "out is required (got NULL)"));
-    }
-    let boxed = Box::new(HeroaClient {
-        bridge: Bridge::new(client),
-    });
-    // SAFETY: `out` is a valid pointer to write the handle to (checked non-null).
-    unsafe { *out = Box::into_raw(boxed) };
-    Ok(())
-}
-
-/// Opens a client over the embedded runtime, persisted at `path` (in memory for
-/// NULL), into `*out`. Returns NULL, or the error envelope (then `*out` is untouched).
-///
-/// # Safety
-/// `path` is NULL or a NUL-terminated string; `out` is a valid pointer.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_client_embedded(
-    path: *const c_char,
-    out: *mut *mut HeroaClient,
-) -> *mut c_char {
-    shielded(|| {
-        // SAFETY: the caller's contract.
-        let path = unsafe { optional_text(path, "path") }?.map(PathBuf::from);
-        let _guard = heroa_bridge::runtime().enter();
-        new_client(Client::embedded(path)?, out)
-    })
-}
-
-/// Opens a client of the control plane at `base_url` with `api_key` into `*out`.
-/// Returns NULL, or the error envelope.
-///
-/// # Safety
-/// Both strings are NUL-terminated; `out` is a valid pointer.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_client_remote(
-    base_url: *const c_char,
-    api_key: *const c_char,
-    out: *mut *mut HeroaClient,
-) -> *mut c_char {
-    shielded(|| {
-        // SAFETY: the caller's contract.
-        let base_url = unsafe { text(base_url, "base_url") }?;
-        // SAFETY: the caller's contract.
-        let api_key = SecretString::from(unsafe { text(api_key, "api_key") }?.to_string());
-        let _guard = heroa_bridge::runtime().enter();
-        new_client(Client::remote(base_url, api_key)?, out)
-    })
-}
-
-/// Frees a client. Calls in flight finish; the embedded runtime ends after them.
-///
-/// # Safety
-/// `client` is NULL or a handle from `heroa_client_*`, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_client_free(client: *mut HeroaClient) {
-    if !client.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        drop(unsafe { Box::from_raw(client) });
-    }
-}
-
-/// Starts operation `op` (a catalogue name, e.g. `agents.get`) with `args` (a JSON
-/// object as text); `callback` gets the answer or the error. `cancel` (or NULL) ends
-/// the call early with a `cancelled` error. Bad arguments (NULL, not UTF-8) are
-/// answered through the callback too.
-///
-/// # Safety
-/// `client` is a live handle; `op` and `args` are NUL-terminated strings (copied
-/// before this returns); `cancel` is NULL or a live token; `callback` is non-null.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_call(
-    client: *const HeroaClient,
-    op: *const c_char,
-    args: *const c_char,
-    cancel: *const HeroaCancel,
-    callback: HeroaCallback,
-    user_data: usize,
-) {
-    let Some(callback) = callback else { return };
-    let complete = move |r: Result<String, ErrorEnvelope>| {
-        let (ok, err) = match r {
-            Ok(v) => (owned(v), std::ptr::null_mut()),
-            Err(e) => (std::ptr::null_mut(), owned(e.to_json())),
-        };
-        // SAFETY: the callback the caller gave, called once with owned strings.
-        unsafe { callback(user_data, ok, err) };
-    };
-    // SAFETY: the caller's contract for each pointer.
-    let start = unsafe { start_call(client, op, args, cancel) };
-    match start {
-        Err(e) => complete(Err(e.into())),
-        Ok((bridge, op, args, token)) => {
-            // The bridge turns a panic under the call into an `internal` error.
-            heroa_bridge::runtime().spawn(async move {
-                let r = bridge.call(&op, &args, token.as_ref()).await;
-                complete(r.map(|v| v.to_string()));
-            });
-        }
-    }
-}
-
-type Started = (Bridge, String, String, Option<CancellationToken>);
-
-/// Copies what a call needs out of the caller's memory.
-///
-/// # Safety
-/// As [`heroa_call`].
-unsafe fn start_call(
-    client: *const HeroaClient,
-    op: *const c_char,
-    args: *const c_char,
-    cancel: *const HeroaCancel,
-) -> Result<Started, Error> {
-    if client.is_null() {
-        return Err(Error::invalid("client", "client is required (got NULL)"));
-    }
-    // SAFETY: a live handle, per the caller's contract.
-    let bridge = unsafe { &*client }.bridge.clone();
-    // SAFETY: the caller's contract.
-    let op = unsafe { text(op, "op") }?.to_string();
-    // SAFETY: the caller's contract.
-    let args = unsafe { optional_text(args, "args") }?
-        .unwrap_or("{}")
-        .to_string();
-    // SAFETY: NULL or a live token.
-    let token = unsafe { cancel.as_ref() }.map(|c| c.token.clone());
-    Ok((bridge, op, args, token))
-}
-
-/// Opens stream operation `op` (`runs.events`, args `{"run_id", "last_event_id"?}`);
-/// `callback` gets the stream handle or the error envelope.
-///
-/// # Safety
-/// As [`heroa_call`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_stream_open(
-    client: *const HeroaClient,
-    op: *const c_char,
-    args: *const c_char,
-    callback: HeroaStreamCallback,
-    user_data: usize,
-) {
-    let Some(callback) = callback else { return };
-    let complete = move |r: Result<StreamHandle, ErrorEnvelope>| {
-        let (stream, err) = match r {
-            Ok(handle) => (
-                Box::into_raw(Box::new(HeroaStream {
-                    handle: Arc::new(handle),
-                })),
-                std::ptr::null_mut(),
-            ),
-            Err(e) => (std::ptr::null_mut(), owned(e.to_json())),
-        };
-        // SAFETY: the caller's callback, called once.
-        unsafe { callback(user_data, stream, err) };
-    };
-    // SAFETY: the caller's contract.
-    match unsafe { start_call(client, op, args, std::ptr::null()) } {
-        Err(e) => complete(Err(e.into())),
-        Ok((bridge, op, args, _)) => {
-            heroa_bridge::runtime().spawn(async move {
-                complete(bridge.stream(&op, &args).await);
-            });
-        }
-    }
-}
-
-/// The next event of `stream` (`{"id", "event", "data"}` as JSON text) through
-/// `callback`; at the end both `result` and `error` are NULL.
-///
-/// # Safety
-/// `stream` is a live handle; `callback` is non-null.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_stream_next(
-    stream: *const HeroaStream,
-    callback: HeroaCallback,
-    user_data: usize,
-) {
-    let Some(callback) = callback else { return };
-    if stream.is_null() {
-        let err = envelope(Error::invalid("stream", "stream is required (got NULL)"));
-        // SAFETY: the caller's callback, called once.
-        unsafe { callback(user_data, std::ptr::null_mut(), err) };
-        return;
-    }
-    // SAFETY: a live handle.
-    let handle = unsafe { &*stream }.handle.clone();
-    heroa_bridge::runtime().spawn(async move {
-        let (ok, err) = match handle.next().await {
-            Ok(Some(v)) => (owned(v.to_string()), std::ptr::null_mut()),
-            Ok(None) => (std::ptr::null_mut(), std::ptr::null_mut()),
-            Err(e) => (std::ptr::null_mut(), owned(e.to_json())),
-        };
-        // SAFETY: the caller's callback, called once.
-        unsafe { callback(user_data, ok, err) };
-    });
-}
-
-/// Ends `stream` (a pending `heroa_stream_next` answers the end) and frees it.
-///
-/// # Safety
-/// `stream` is NULL or a handle from `heroa_stream_open`, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_stream_free(stream: *mut HeroaStream) {
-    if !stream.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        let s = unsafe { Box::from_raw(stream) };
-        s.handle.close();
-    }
-}
-
-/// A new cancellation token.
-#[unsafe(no_mangle)]
-pub extern "C" fn heroa_cancel_new() -> *mut HeroaCancel {
-    Box::into_raw(Box::new(HeroaCancel {
-        token: CancellationToken::new(),
-    }))
-}
-
-/// Cancels the calls holding `cancel` (idempotent).
-///
-/// # Safety
-/// `cancel` is NULL or a live token.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_cancel(cancel: *const HeroaCancel) {
-    // SAFETY: NULL or a live token.
-    if let Some(c) = unsafe { cancel.as_ref() } {
-        c.token.cancel();
-    }
-}
-
-/// Frees a token (calls holding it keep their own reference).
-///
-/// # Safety
-/// `cancel` is NULL or a token from `heroa_cancel_new`, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_cancel_free(cancel: *mut HeroaCancel) {
-    if !cancel.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        drop(unsafe { Box::from_raw(cancel) });
     }
 }
 
@@ -375,7 +119,7 @@ pub extern "C" fn heroa_version() -> *mut c_char {
 ///
 /// # Safety
 /// `out` is NULL or a valid pointer.
-unsafe fn put(out: *mut *mut c_char, value: String) {
+pub(crate) unsafe fn put(out: *mut *mut c_char, value: String) {
     if !out.is_null() {
         // SAFETY: a valid pointer, per the caller's contract.
         unsafe { *out = owned(value) };
@@ -386,7 +130,7 @@ unsafe fn put(out: *mut *mut c_char, value: String) {
 ///
 /// # Safety
 /// `ptr` is valid for `len` bytes, or NULL with `len == 0`.
-unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
+pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -399,534 +143,6 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
     }
     // SAFETY: valid for `len` bytes, per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
-}
-
-/// What [`heroa_webhook_verify`] writes on success.
-#[repr(C)]
-pub struct HeroaVerified {
-    /// 0: heroa-hmac-sha256, 1: standard-webhooks.
-    pub scheme: i32,
-    /// The signed timestamp (Standard Webhooks), or -1.
-    pub timestamp: i64,
-    /// Which of the secrets matched.
-    pub secret_index: usize,
-}
-
-/// Verifies a webhook delivery with the five headers either scheme reads
-/// (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `heroa-signature`,
-/// `x-heroa-signature`; NULL where absent), the raw `body`, `secrets` (`n_secrets`
-/// strings: every one is accepted, for rotation), `tolerance_secs`, `now` (unix
-/// seconds; negative for the clock) and `scheme` (`auto`, `heroa-hmac-sha256`,
-/// `standard-webhooks`; NULL for auto). Returns NULL and fills `*out`, or returns the
-/// envelope: `{"kind": "webhook", "reason", "message"}` for a delivery that fails,
-/// the usual envelope for a bad argument. Headers and secrets cross as plain
-/// strings, not JSON: verifying is a hot path of a receiver.
-///
-/// # Safety
-/// `headers` points to 5 entries (each NULL or NUL-terminated); `secrets` to
-/// `n_secrets` NUL-terminated strings; `body` is valid for `body_len` bytes; `out` is
-/// valid.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn heroa_webhook_verify(
-    headers: *const *const c_char,
-    body: *const u8,
-    body_len: usize,
-    secrets: *const *const c_char,
-    n_secrets: usize,
-    tolerance_secs: f64,
-    now: i64,
-    scheme: *const c_char,
-    out: *mut HeroaVerified,
-) -> *mut c_char {
-    const NAMES: [&str; 5] = [
-        heroa_webhooks::WEBHOOK_ID_HEADER,
-        heroa_webhooks::WEBHOOK_TIMESTAMP_HEADER,
-        heroa_webhooks::WEBHOOK_SIGNATURE_HEADER,
-        heroa_webhooks::HEROA_SIGNATURE_HEADER,
-        heroa_webhooks::X_HEROA_SIGNATURE_HEADER,
-    ];
-    let mut failed: Option<String> = None;
-    let err = shielded(|| {
-        if headers.is_null() || out.is_null() {
-            return Err(Error::invalid(
-                "headers",
-                "headers and out are required (got NULL)",
-            ));
-        }
-        let mut present: Vec<(&str, &str)> = Vec::with_capacity(5);
-        for (i, name) in NAMES.iter().enumerate() {
-            // SAFETY: `headers` points to 5 entries, each NULL or NUL-terminated.
-            if let Some(v) = unsafe { optional_text(*headers.add(i), name) }? {
-                present.push((name, v));
-            }
-        }
-        // SAFETY: as above.
-        let body = unsafe { bytes(body, body_len) }?;
-        let mut keys: Vec<&str> = Vec::with_capacity(n_secrets);
-        for i in 0..n_secrets {
-            // SAFETY: `secrets` points to `n_secrets` strings.
-            keys.push(unsafe { text(*secrets.add(i), "secrets") }?);
-        }
-        // SAFETY: as above.
-        let scheme = unsafe { optional_text(scheme, "scheme") }?.unwrap_or("auto");
-        let opts = heroa_bridge::webhooks::verify_options(
-            tolerance_secs,
-            (now >= 0).then_some(now),
-            scheme,
-        )?;
-        match heroa_webhooks::verify(present.as_slice(), body, &keys, opts) {
-            Ok(v) => {
-                // SAFETY: `out` is valid (checked non-null).
-                unsafe {
-                    *out = HeroaVerified {
-                        scheme: i32::from(v.scheme == heroa_webhooks::Scheme::StandardWebhooks),
-                        timestamp: v
-                            .timestamp
-                            .and_then(|t| i64::try_from(t).ok())
-                            .unwrap_or(-1),
-                        secret_index: v.secret_index,
-                    }
-                };
-            }
-            Err(e) => failed = Some(heroa_bridge::webhooks::envelope(&e).to_string()),
-        }
-        Ok(())
-    });
-    match failed {
-        Some(f) if err.is_null() => owned(f),
-        _ => err,
-    }
-}
-
-/// Signs `body` for both schemes with `secret`, as message `msg_id` (NULL: a new id)
-/// at `timestamp` (unix seconds; negative: now). Returns NULL and writes the headers
-/// (a JSON object) to `*out`, or returns the envelope.
-///
-/// # Safety
-/// Strings are NUL-terminated (`msg_id` may be NULL); `body` is valid for `body_len`
-/// bytes; `out` is valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_webhook_sign(
-    secret: *const c_char,
-    body: *const u8,
-    body_len: usize,
-    msg_id: *const c_char,
-    timestamp: i64,
-    out: *mut *mut c_char,
-) -> *mut c_char {
-    let mut failed: Option<String> = None;
-    let err = shielded(|| {
-        // SAFETY: the caller's contract for each pointer.
-        let secret = unsafe { text(secret, "secret") }?;
-        // SAFETY: as above.
-        let body = unsafe { bytes(body, body_len) }?;
-        // SAFETY: as above.
-        let msg_id = unsafe { optional_text(msg_id, "msg_id") }?.map(str::to_string);
-        let ts = (timestamp >= 0).then_some(timestamp);
-        match heroa_bridge::webhooks::sign(secret, body, msg_id, ts) {
-            Ok(headers) => {
-                let map: serde_json::Map<String, serde_json::Value> = headers
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
-                // SAFETY: `out` is valid.
-                unsafe { put(out, serde_json::Value::Object(map).to_string()) };
-                Ok(())
-            }
-            Err(heroa_bridge::webhooks::SignError::Invalid(e)) => Err(e),
-            Err(heroa_bridge::webhooks::SignError::Webhook(e)) => {
-                failed = Some(heroa_bridge::webhooks::envelope(&e).to_string());
-                Ok(())
-            }
-        }
-    });
-    match failed {
-        Some(f) if err.is_null() => owned(f),
-        _ => err,
-    }
-}
-
-/// A new webhook signing secret (`whsec_…`; free with [`heroa_string_free`]).
-#[unsafe(no_mangle)]
-pub extern "C" fn heroa_webhook_generate_secret() -> *mut c_char {
-    use secrecy::ExposeSecret;
-    owned(
-        heroa_webhooks::generate_secret()
-            .expose_secret()
-            .to_string(),
-    )
-}
-
-/// A compiled policy envelope (the local pre-check).
-pub struct HeroaPolicyEngine {
-    engine: heroa_policy::PolicyEngine,
-}
-
-/// Compiles `documents_json` — `[[id, text], …]` — into `*out`. Returns NULL, or the
-/// envelope (an invalid document: field `document`, diagnostics in `details`).
-///
-/// # Safety
-/// `documents_json` is NUL-terminated; `out` is valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_policy_engine_new(
-    documents_json: *const c_char,
-    out: *mut *mut HeroaPolicyEngine,
-) -> *mut c_char {
-    shielded(|| {
-        if out.is_null() {
-            return Err(Error::invalid("out", "out is required (got NULL)"));
-        }
-        // SAFETY: the caller's contract.
-        let documents: Vec<(String, String)> =
-            serde_json::from_str(unsafe { text(documents_json, "documents") }?).map_err(|e| {
-                Error::invalid(
-                    "documents",
-                    format!("documents must be [[id, text], …]: {e}"),
-                )
-            })?;
-        let engine =
-            heroa_policy::PolicyEngine::new(&documents).map_err(heroa_policy::document_error)?;
-        // SAFETY: `out` is valid (checked non-null).
-        unsafe { *out = Box::into_raw(Box::new(HeroaPolicyEngine { engine })) };
-        Ok(())
-    })
-}
-
-/// Decides `request_json` (`{"agent": {id, name, region, promotion}, "skill": {name,
-/// kind, external, cost_usd}, "run_cost_usd", "context"?}`, the shared vectors' form):
-/// returns NULL and writes the decision (`{"allowed", "reasons", "errors", "skill",
-/// "denied_by"?}`) to `*out`, or returns the envelope.
-///
-/// # Safety
-/// `engine` is a live handle; `request_json` is NUL-terminated; `out` is valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_policy_check(
-    engine: *const HeroaPolicyEngine,
-    request_json: *const c_char,
-    out: *mut *mut c_char,
-) -> *mut c_char {
-    shielded(|| {
-        // SAFETY: NULL or a live handle.
-        let engine = unsafe { engine.as_ref() }
-            .ok_or_else(|| Error::invalid("engine", "engine is required (got NULL)"))?;
-        // SAFETY: the caller's contract.
-        let v: serde_json::Value = serde_json::from_str(unsafe { text(request_json, "request") }?)
-            .map_err(|e| Error::invalid("request", e.to_string()))?;
-        let req: heroa_policy::CheckRequest = heroa_bridge::decode::decode(v)?;
-        let decision = engine.engine.check(&req);
-        let text = serde_json::to_string(&decision)
-            .map_err(|e| Error::internal("decision").with_source(e))?;
-        // SAFETY: `out` is valid.
-        unsafe { put(out, text) };
-        Ok(())
-    })
-}
-
-/// Frees a policy engine.
-///
-/// # Safety
-/// `engine` is NULL or a handle from `heroa_policy_engine_new`, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_policy_engine_free(engine: *mut HeroaPolicyEngine) {
-    if !engine.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        drop(unsafe { Box::from_raw(engine) });
-    }
-}
-
-/// An incremental `text/event-stream` decoder (the core's, WHATWG-exact).
-pub struct HeroaSseDecoder {
-    decoder: heroa_sse::Decoder,
-}
-
-/// A new decoder, resuming after `last_event_id` (NULL for none).
-///
-/// # Safety
-/// `last_event_id` is NULL or NUL-terminated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_new(
-    last_event_id: *const c_char,
-) -> *mut HeroaSseDecoder {
-    // SAFETY: the caller's contract (invalid UTF-8 is read as none).
-    let id = unsafe { optional_text(last_event_id, "last_event_id") }
-        .ok()
-        .flatten();
-    let decoder = match id {
-        Some(id) => heroa_sse::Decoder::with_last_event_id(id),
-        None => heroa_sse::Decoder::new(),
-    };
-    Box::into_raw(Box::new(HeroaSseDecoder { decoder }))
-}
-
-/// Feeds `len` bytes (split anywhere); returns the events they completed as a JSON
-/// array of `{"event", "data", "id", "retry"?}` (free with [`heroa_string_free`]).
-///
-/// # Safety
-/// `decoder` is a live handle; `chunk` is valid for `len` bytes (or NULL with 0).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_feed(
-    decoder: *mut HeroaSseDecoder,
-    chunk: *const u8,
-    len: usize,
-) -> *mut c_char {
-    // SAFETY: a live handle, per the caller's contract.
-    let Some(d) = (unsafe { decoder.as_mut() }) else {
-        return owned("[]".to_string());
-    };
-    // SAFETY: the caller's contract.
-    let bytes = unsafe { bytes(chunk, len) }.unwrap_or(&[]);
-    let events = d.decoder.feed(bytes);
-    owned(serde_json::to_string(&events).unwrap_or_else(|_| "[]".to_string()))
-}
-
-/// Ends the stream: an unfinished event is discarded; the last event id is kept.
-///
-/// # Safety
-/// `decoder` is NULL or a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_finish(decoder: *mut HeroaSseDecoder) {
-    // SAFETY: NULL or a live handle.
-    if let Some(d) = unsafe { decoder.as_mut() } {
-        d.decoder.finish();
-    }
-}
-
-/// The last event id (free with [`heroa_string_free`]).
-///
-/// # Safety
-/// `decoder` is a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_last_event_id(
-    decoder: *const HeroaSseDecoder,
-) -> *mut c_char {
-    // SAFETY: NULL or a live handle.
-    owned(
-        unsafe { decoder.as_ref() }
-            .map(|d| d.decoder.last_event_id().to_string())
-            .unwrap_or_default(),
-    )
-}
-
-/// The reconnection time (ms) from the last valid `retry:` field, or -1.
-///
-/// # Safety
-/// `decoder` is a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_retry(decoder: *const HeroaSseDecoder) -> i64 {
-    // SAFETY: NULL or a live handle.
-    unsafe { decoder.as_ref() }
-        .and_then(|d| d.decoder.retry())
-        .map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX))
-}
-
-/// Frees a decoder.
-///
-/// # Safety
-/// `decoder` is NULL or a handle from `heroa_sse_decoder_new`, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_sse_decoder_free(decoder: *mut HeroaSseDecoder) {
-    if !decoder.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        drop(unsafe { Box::from_raw(decoder) });
-    }
-}
-
-/// One call of a skill written in the host language.
-pub struct HeroaSkillCall {
-    call: Arc<heroa_bridge::host::HostCall<heroa_runtime::SkillCall>>,
-}
-
-/// Called for each call of a host skill, on one of the library's threads: the
-/// handler owns `call` (answer it with [`heroa_skill_call_respond`], free it with
-/// [`heroa_skill_call_free`]) and must return quickly (run the skill elsewhere).
-pub type HeroaSkillHandler =
-    Option<unsafe extern "C" fn(user_data: usize, call: *mut HeroaSkillCall)>;
-
-/// Called once when a skill call is over: `cancelled` is true when the runtime
-/// stopped wanting the answer (the run was cancelled, the call timed out).
-pub type HeroaFinishedCallback = Option<unsafe extern "C" fn(user_data: usize, cancelled: bool)>;
-
-/// Registers (or replaces) skill `name` on an embedded client: `kind` (`read` or
-/// `write`), `cost_usd` (a decimal string; NULL for 0), `external`, `description`
-/// (NULL for none). `handler` receives each call with `user_data`. Returns NULL, or
-/// the envelope (a remote client: `failed_precondition`).
-///
-/// # Safety
-/// `client` is a live handle; strings are NUL-terminated or NULL where allowed;
-/// `handler` stays callable for as long as the client lives.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn heroa_register_skill(
-    client: *const HeroaClient,
-    name: *const c_char,
-    kind: *const c_char,
-    cost_usd: *const c_char,
-    external: bool,
-    description: *const c_char,
-    handler: HeroaSkillHandler,
-    user_data: usize,
-) -> *mut c_char {
-    shielded(|| {
-        // SAFETY: NULL or a live handle.
-        let client = unsafe { client.as_ref() }
-            .ok_or_else(|| Error::invalid("client", "client is required (got NULL)"))?;
-        let handler =
-            handler.ok_or_else(|| Error::invalid("handler", "handler is required (got NULL)"))?;
-        // SAFETY: the caller's contract for each string.
-        let name = unsafe { text(name, "name") }?.to_string();
-        // SAFETY: as above.
-        let kind = heroa_protocol::SkillKind::parse_field("kind", unsafe { text(kind, "kind") }?)?;
-        // SAFETY: as above.
-        let cost = heroa_protocol::Usd::parse(
-            "cost_usd",
-            unsafe { optional_text(cost_usd, "cost_usd") }?.unwrap_or("0"),
-        )?;
-        // SAFETY: as above.
-        let description = unsafe { optional_text(description, "description") }?.map(str::to_string);
-        let rt = client.bridge.client().runtime().ok_or_else(|| {
-            Error::new(
-                heroa_protocol::error::ErrorKind::FailedPrecondition,
-                "skills written in the host language run in this process: register them on an embedded client",
-            )
-        })?;
-        let host: heroa_bridge::host::HostFn<heroa_runtime::SkillCall> = Arc::new(move |call| {
-            let boxed = Box::into_raw(Box::new(HeroaSkillCall { call }));
-            // SAFETY: the handler the caller registered, given a call it now owns.
-            unsafe { handler(user_data, boxed) };
-        });
-        let mut skill = heroa_bridge::host::skill(name, kind, host)
-            .cost_usd(cost)
-            .external(external);
-        if let Some(d) = description {
-            skill = skill.description(d);
-        }
-        rt.register_skill(skill)
-    })
-}
-
-/// The call's arguments as JSON text (free with [`heroa_string_free`]).
-///
-/// # Safety
-/// `call` is a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_args(call: *const HeroaSkillCall) -> *mut c_char {
-    // SAFETY: NULL or a live handle.
-    owned(
-        unsafe { call.as_ref() }
-            .map(|c| c.call.args().to_string())
-            .unwrap_or_else(|| "null".into()),
-    )
-}
-
-/// The calling agent's id and the run's id, as `{"agent_id", "run_id"}` JSON text.
-///
-/// # Safety
-/// `call` is a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_info(call: *const HeroaSkillCall) -> *mut c_char {
-    // SAFETY: NULL or a live handle.
-    let info = unsafe { call.as_ref() }.map(|c| {
-        serde_json::json!({"agent_id": c.call.payload().agent_id, "run_id": c.call.payload().run_id})
-    });
-    owned(info.unwrap_or_default().to_string())
-}
-
-/// Reads vault value `key` visible to the agent into `*out` — only while the call is
-/// live. Returns NULL, or the envelope.
-///
-/// # Safety
-/// `call` is a live handle; `key` is NUL-terminated; `out` is valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_secret(
-    call: *const HeroaSkillCall,
-    key: *const c_char,
-    out: *mut *mut c_char,
-) -> *mut c_char {
-    shielded(|| {
-        use secrecy::ExposeSecret;
-        // SAFETY: NULL or a live handle.
-        let call = unsafe { call.as_ref() }
-            .ok_or_else(|| Error::invalid("call", "call is required (got NULL)"))?;
-        // SAFETY: the caller's contract.
-        let key = unsafe { text(key, "key") }?;
-        let value = call.call.secret(key)?;
-        // SAFETY: `out` is valid.
-        unsafe { put(out, value.expose_secret().to_string()) };
-        Ok(())
-    })
-}
-
-/// Calls `callback(user_data, cancelled)` once the call is over (answered, or
-/// abandoned by the runtime: then `cancelled` is true).
-///
-/// # Safety
-/// `call` is a live handle; `callback` is non-null.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_on_finished(
-    call: *const HeroaSkillCall,
-    callback: HeroaFinishedCallback,
-    user_data: usize,
-) {
-    // SAFETY: NULL or a live handle.
-    let (Some(call), Some(callback)) = (unsafe { call.as_ref() }, callback) else {
-        return;
-    };
-    let call = call.call.clone();
-    heroa_bridge::runtime().spawn(async move {
-        call.finished().cancelled().await;
-        // SAFETY: the caller's callback, called once.
-        unsafe { callback(user_data, call.is_cancelled()) };
-    });
-}
-
-/// Answers the call: `result_json` (the skill's output) or `error` (a message that
-/// fails this one call); exactly one non-null. Returns false when it was already
-/// answered or abandoned.
-///
-/// # Safety
-/// `call` is a live handle; strings are NUL-terminated or NULL.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_respond(
-    call: *const HeroaSkillCall,
-    result_json: *const c_char,
-    error: *const c_char,
-) -> bool {
-    // SAFETY: NULL or a live handle.
-    let Some(call) = (unsafe { call.as_ref() }) else {
-        return false;
-    };
-    // SAFETY: the caller's contract.
-    let answer = match unsafe {
-        (
-            optional_text(result_json, "result"),
-            optional_text(error, "error"),
-        )
-    } {
-        (_, Ok(Some(e))) => Err(e.to_string()),
-        (Ok(Some(r)), _) => {
-            serde_json::from_str(r).map_err(|e| format!("the skill's result is not JSON: {e}"))
-        }
-        _ => Err("the skill gave no answer".to_string()),
-    };
-    call.call.respond(answer)
-}
-
-/// Frees a skill call handle (answer it first: an unanswered call fails).
-///
-/// # Safety
-/// `call` is NULL or a handle given to a skill handler, not used after this.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn heroa_skill_call_free(call: *mut HeroaSkillCall) {
-    if !call.is_null() {
-        // SAFETY: a handle from Box::into_raw, freed once.
-        let c = unsafe { Box::from_raw(call) };
-        if !c.call.is_answered() {
-            c.call.respond(Err(
-                "the skill's handle was freed without an answer".to_string()
-            ));
-        }
-    }
 }
 
 /// Does nothing: the cost of a bare call across cgo, the benchmark's baseline.
