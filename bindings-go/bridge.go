@@ -21,10 +21,27 @@ import "C"
 import (
 	"context"
 	"runtime/cgo"
+	"sync/atomic"
 	"unsafe"
 )
 
 //go:generate bash build.sh
+
+// liveHandles counts the cgo handles this package holds: the tests' leak check
+// reads it (export_test.go).
+var liveHandles atomic.Int64
+
+// newHandle is cgo.NewHandle, counted.
+func newHandle(v any) cgo.Handle {
+	liveHandles.Add(1)
+	return cgo.NewHandle(v)
+}
+
+// deleteHandle is h.Delete, counted.
+func deleteHandle(h cgo.Handle) {
+	liveHandles.Add(-1)
+	h.Delete()
+}
 
 // answer is what the library hands back: a result, an error envelope, or neither
 // (the end of a stream).
@@ -46,7 +63,7 @@ func goString(p *C.char) *string {
 func heroaGoComplete(user C.size_t, result *C.char, errText *C.char) {
 	h := cgo.Handle(user)
 	ch := h.Value().(chan answer)
-	h.Delete()
+	deleteHandle(h)
 	ch <- answer{result: goString(result), err: goString(errText)}
 }
 
@@ -59,7 +76,7 @@ type opened struct {
 func heroaGoStreamOpened(user C.size_t, stream *C.HeroaStream, errText *C.char) {
 	h := cgo.Handle(user)
 	ch := h.Value().(chan opened)
-	h.Delete()
+	deleteHandle(h)
 	ch <- opened{stream: stream, err: goString(errText)}
 }
 
@@ -80,12 +97,12 @@ func (c *Client) callRaw(ctx context.Context, op, args string) (string, error) {
 		defer C.heroa_cancel_free(cancel)
 	}
 	ch := make(chan answer, 1)
-	h := cgo.NewHandle(ch)
+	h := newHandle(ch)
 	err := c.withNative(func(native *C.HeroaClient) {
 		C.heroa_call(native, cop, cargs, cancel, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
 	})
 	if err != nil {
-		h.Delete()
+		deleteHandle(h)
 		return "", err
 	}
 	var a answer

@@ -44,6 +44,9 @@ type Client struct {
 	Policies    *Policies
 	Runs        *Runs
 	Deployments *Deployments
+	Approvals   *Approvals
+	Webhooks    *Webhooks
+	Workspace   *WorkspaceAPI
 }
 
 type options struct {
@@ -156,6 +159,9 @@ func (c *Client) resources() {
 	c.Policies = &Policies{c}
 	c.Runs = &Runs{c}
 	c.Deployments = &Deployments{c}
+	c.Approvals = &Approvals{c}
+	c.Webhooks = &Webhooks{c}
+	c.Workspace = &WorkspaceAPI{c}
 }
 
 // Close releases the client; calls in flight finish. Idempotent.
@@ -167,7 +173,7 @@ func (c *Client) Close() error {
 		c.native = nil
 	}
 	for _, h := range c.handles {
-		h.Delete()
+		deleteHandle(h)
 	}
 	c.handles = nil
 	return nil

@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
-	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -80,6 +79,36 @@ func (v *Vault) Put(ctx context.Context, in VaultPut) (*VaultEntry, error) {
 	return &out, v.c.Call(ctx, "vault.put", in, &out)
 }
 
+// List answers one page of secrets' metadata (opts.AgentID: only that agent's).
+func (v *Vault) List(ctx context.Context, opts AgentListOptions) (*Page[VaultEntry], error) {
+	var out Page[VaultEntry]
+	return &out, v.c.Call(ctx, "vault.list", opts, &out)
+}
+
+// All iterates every secret's metadata (agentID "": every agent's and the
+// workspace's).
+func (v *Vault) All(ctx context.Context, agentID string) iter.Seq2[VaultEntry, error] {
+	return all[VaultEntry](ctx, v.c, "vault.list", byAgent(agentID))
+}
+
+// Get fetches a secret's metadata.
+func (v *Vault) Get(ctx context.Context, vaultID string) (*VaultEntry, error) {
+	var out VaultEntry
+	return &out, v.c.Call(ctx, "vault.get", map[string]any{"vault_id": vaultID}, &out)
+}
+
+// Rotate replaces a secret's value (its version goes up; runs in flight keep the
+// value they read).
+func (v *Vault) Rotate(ctx context.Context, vaultID, value string) (*VaultEntry, error) {
+	var out VaultEntry
+	return &out, v.c.Call(ctx, "vault.rotate", map[string]any{"vault_id": vaultID, "value": value}, &out)
+}
+
+// Delete deletes a secret.
+func (v *Vault) Delete(ctx context.Context, vaultID string) error {
+	return v.c.Call(ctx, "vault.delete", map[string]any{"vault_id": vaultID}, nil)
+}
+
 // Policies are the agents' Cedar envelopes.
 type Policies struct{ c *Client }
 
@@ -89,8 +118,48 @@ func (p *Policies) Create(ctx context.Context, agentID, document string) (*Polic
 	return &out, p.c.Call(ctx, "policies.create", map[string]any{"agent_id": agentID, "document": document}, &out)
 }
 
+// List answers one page of policy versions (opts.AgentID: only that agent's).
+func (p *Policies) List(ctx context.Context, opts AgentListOptions) (*Page[PolicyVersion], error) {
+	var out Page[PolicyVersion]
+	return &out, p.c.Call(ctx, "policies.list", opts, &out)
+}
+
+// All iterates every policy version (agentID "": every agent's).
+func (p *Policies) All(ctx context.Context, agentID string) iter.Seq2[PolicyVersion, error] {
+	return all[PolicyVersion](ctx, p.c, "policies.list", byAgent(agentID))
+}
+
+// Get fetches a policy version.
+func (p *Policies) Get(ctx context.Context, policyID string) (*PolicyVersion, error) {
+	var out PolicyVersion
+	return &out, p.c.Call(ctx, "policies.get", map[string]any{"policy_id": policyID}, &out)
+}
+
 // Runs reads, waits for, cancels and streams runs.
 type Runs struct{ c *Client }
+
+// List answers one page of runs, newest first (opts.AgentID: only that agent's).
+func (r *Runs) List(ctx context.Context, opts AgentListOptions) (*Page[Run], error) {
+	var out Page[Run]
+	return &out, r.c.Call(ctx, "runs.list", opts, &out)
+}
+
+// All iterates every run (agentID "": every agent's).
+func (r *Runs) All(ctx context.Context, agentID string) iter.Seq2[Run, error] {
+	return all[Run](ctx, r.c, "runs.list", byAgent(agentID))
+}
+
+// Audit answers one page of the run's hash-chained audit.
+func (r *Runs) Audit(ctx context.Context, runID string, opts ListOptions) (*AuditRecord, error) {
+	var out AuditRecord
+	return &out, r.c.Call(ctx, "runs.audit", merge(opts, map[string]any{"run_id": runID}), &out)
+}
+
+// VerifyAudit checks every hash and link of the run's audit chain.
+func (r *Runs) VerifyAudit(ctx context.Context, runID string) (*AuditVerification, error) {
+	var out AuditVerification
+	return &out, r.c.Call(ctx, "runs.verify_audit", map[string]any{"run_id": runID}, &out)
+}
 
 // Get fetches a run.
 func (r *Runs) Get(ctx context.Context, runID string) (*Run, error) {
@@ -127,7 +196,7 @@ func (r *Runs) Stream(ctx context.Context, runID string) iter.Seq2[Event, error]
 		defer C.heroa_stream_free(stream)
 		for {
 			ch := make(chan answer, 1)
-			h := cgo.NewHandle(ch)
+			h := newHandle(ch)
 			C.heroa_stream_next(stream, C.HeroaCallback(C.heroaGoComplete), C.size_t(h))
 			var a answer
 			select {
@@ -163,12 +232,12 @@ func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, 
 	cargs := C.CString(string(args))
 	defer C.free(unsafe.Pointer(cargs))
 	ch := make(chan opened, 1)
-	h := cgo.NewHandle(ch)
+	h := newHandle(ch)
 	err := c.withNative(func(native *C.HeroaClient) {
 		C.heroa_stream_open(native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
 	})
 	if err != nil {
-		h.Delete()
+		deleteHandle(h)
 		return nil, err
 	}
 	select {
@@ -195,6 +264,36 @@ type Deployments struct{ c *Client }
 func (d *Deployments) Get(ctx context.Context, deploymentID string) (*Deployment, error) {
 	var out Deployment
 	err := d.c.Call(ctx, "deployments.get", map[string]any{"deployment_id": deploymentID}, &out)
+	out.client = d.c
+	return &out, err
+}
+
+// List answers one page of deployments.
+func (d *Deployments) List(ctx context.Context, opts ListOptions) (*Page[Deployment], error) {
+	var out Page[Deployment]
+	err := d.c.Call(ctx, "deployments.list", opts, &out)
+	for i := range out.Items {
+		out.Items[i].client = d.c
+	}
+	return &out, err
+}
+
+// All iterates every deployment.
+func (d *Deployments) All(ctx context.Context) iter.Seq2[Deployment, error] {
+	return func(yield func(Deployment, error) bool) {
+		for dep, err := range all[Deployment](ctx, d.c, "deployments.list", map[string]any{}) {
+			dep.client = d.c
+			if !yield(dep, err) {
+				return
+			}
+		}
+	}
+}
+
+// Extend sets a deployment's TTL from now (`2h`, `persistent`, …).
+func (d *Deployments) Extend(ctx context.Context, deploymentID, ttl string) (*Deployment, error) {
+	var out Deployment
+	err := d.c.Call(ctx, "deployments.extend", map[string]any{"deployment_id": deploymentID, "ttl": ttl}, &out)
 	out.client = d.c
 	return &out, err
 }
@@ -226,13 +325,135 @@ func (d *Deployment) Run(ctx context.Context, input any, timeout time.Duration) 
 		return nil, &Error{Kind: KindFailedPrecondition, Field: "mode", Message: `only a sub-agent (mode "agent") can be run; this deployment's mode is "` + d.Mode + `"`}
 	}
 	if d.client == nil {
-		return nil, &Error{Kind: KindFailedPrecondition, Message: "this Deployment is not bound to a client: use one answered by Deploy or Deployments.Get"}
+		return nil, unbound()
 	}
 	run, err := d.client.Agents.Run(ctx, d.Handle, input)
 	if err != nil {
 		return nil, err
 	}
 	return d.client.Runs.Wait(ctx, run.ID, timeout)
+}
+
+// Extend sets the deployment's TTL from now; it answers the new state.
+func (d *Deployment) Extend(ctx context.Context, ttl string) (*Deployment, error) {
+	if d.client == nil {
+		return nil, unbound()
+	}
+	return d.client.Deployments.Extend(ctx, d.ID, ttl)
+}
+
+// Delete stops and deletes the deployment; it answers its last state.
+func (d *Deployment) Delete(ctx context.Context) (*Deployment, error) {
+	if d.client == nil {
+		return nil, unbound()
+	}
+	return d.client.Deployments.Delete(ctx, d.ID)
+}
+
+func unbound() error {
+	return &Error{Kind: KindFailedPrecondition, Message: "this Deployment is not bound to a client: use one answered by Deploy, Deployments.Get or Deployments.List"}
+}
+
+// Approvals are the L2 writes waiting for a person.
+type Approvals struct{ c *Client }
+
+// List answers one page of approvals (opts.Status: only those).
+func (a *Approvals) List(ctx context.Context, opts ApprovalListOptions) (*Page[Approval], error) {
+	var out Page[Approval]
+	return &out, a.c.Call(ctx, "approvals.list", opts, &out)
+}
+
+// Pending iterates the approvals waiting for a decision.
+func (a *Approvals) Pending(ctx context.Context) iter.Seq2[Approval, error] {
+	return all[Approval](ctx, a.c, "approvals.list", map[string]any{"status": "pending"})
+}
+
+// Get fetches an approval.
+func (a *Approvals) Get(ctx context.Context, approvalID string) (*Approval, error) {
+	var out Approval
+	return &out, a.c.Call(ctx, "approvals.get", map[string]any{"approval_id": approvalID}, &out)
+}
+
+// Approve lets the write run; by (or "") is who decided, shown in the audit.
+func (a *Approvals) Approve(ctx context.Context, approvalID, by string) (*Approval, error) {
+	return a.decide(ctx, "approvals.approve", approvalID, by)
+}
+
+// Deny skips the write; by (or "") is who decided.
+func (a *Approvals) Deny(ctx context.Context, approvalID, by string) (*Approval, error) {
+	return a.decide(ctx, "approvals.deny", approvalID, by)
+}
+
+func (a *Approvals) decide(ctx context.Context, op, approvalID, by string) (*Approval, error) {
+	args := map[string]any{"approval_id": approvalID}
+	if by != "" {
+		args["by"] = by
+	}
+	var out Approval
+	return &out, a.c.Call(ctx, op, args, &out)
+}
+
+// Webhooks reads and replays completion-webhook deliveries.
+type Webhooks struct{ c *Client }
+
+// Deliveries answers one page of deliveries (opts.AgentID: only that agent's).
+func (w *Webhooks) Deliveries(ctx context.Context, opts AgentListOptions) (*Page[Delivery], error) {
+	var out Page[Delivery]
+	return &out, w.c.Call(ctx, "webhooks.deliveries", opts, &out)
+}
+
+// Delivery fetches a delivery with every attempt.
+func (w *Webhooks) Delivery(ctx context.Context, deliveryID string) (*Delivery, error) {
+	var out Delivery
+	return &out, w.c.Call(ctx, "webhooks.delivery", map[string]any{"delivery_id": deliveryID}, &out)
+}
+
+// Redeliver queues a delivery again (same id, so receivers deduplicate).
+func (w *Webhooks) Redeliver(ctx context.Context, deliveryID string) (*Delivery, error) {
+	var out Delivery
+	return &out, w.c.Call(ctx, "webhooks.redeliver", map[string]any{"delivery_id": deliveryID}, &out)
+}
+
+// WorkspaceAPI is the workspace the client acts in: its record, the inbox, and
+// the skills and templates the runtime offers.
+type WorkspaceAPI struct{ c *Client }
+
+// Get fetches the workspace.
+func (w *WorkspaceAPI) Get(ctx context.Context) (*Workspace, error) {
+	var out Workspace
+	return &out, w.c.Call(ctx, "workspace.get", nil, &out)
+}
+
+// AcceptSOC2 records the acceptance of the SOC 2 report (required for L4 trusted).
+func (w *WorkspaceAPI) AcceptSOC2(ctx context.Context) (*Workspace, error) {
+	var out Workspace
+	return &out, w.c.Call(ctx, "workspace.accept_soc2", nil, &out)
+}
+
+// Inbox answers one page of notifications for people.
+func (w *WorkspaceAPI) Inbox(ctx context.Context, opts ListOptions) (*Page[InboxItem], error) {
+	var out Page[InboxItem]
+	return &out, w.c.Call(ctx, "workspace.inbox", opts, &out)
+}
+
+// Skills lists the skills the runtime offers.
+func (w *WorkspaceAPI) Skills(ctx context.Context) ([]SkillInfo, error) {
+	var out Page[SkillInfo]
+	return out.Items, w.c.Call(ctx, "workspace.skills", nil, &out)
+}
+
+// Templates lists the templates (run loops) agents can name.
+func (w *WorkspaceAPI) Templates(ctx context.Context) ([]TemplateInfo, error) {
+	var out Page[TemplateInfo]
+	return out.Items, w.c.Call(ctx, "workspace.templates", nil, &out)
+}
+
+// byAgent is a list's filter: only agentID's items ("" for all).
+func byAgent(agentID string) map[string]any {
+	if agentID == "" {
+		return map[string]any{}
+	}
+	return map[string]any{"agent_id": agentID}
 }
 
 // all iterates every item of list op, page by page.

@@ -92,18 +92,25 @@ func (c *Client) RegisterSkill(name string, kind SkillKind, fn SkillFunc, opts .
 		cdesc = C.CString(o.Description)
 		defer C.free(unsafe.Pointer(cdesc))
 	}
-	h := cgo.NewHandle(fn)
+	return c.registerHost(fn, func(native *C.HeroaClient, h cgo.Handle) *C.char {
+		return C.heroa_register_skill(native, cname, ckind, ccost, C.bool(o.External), cdesc, C.HeroaSkillHandler(C.heroaGoSkill), C.size_t(h))
+	})
+}
+
+// registerHost registers fn (a skill's or a template's) through register, with a
+// handle that lives as long as the client (a replaced one's too): Close frees them.
+func (c *Client) registerHost(fn any, register func(*C.HeroaClient, cgo.Handle) *C.char) error {
+	h := newHandle(fn)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.native == nil {
-		h.Delete()
+		deleteHandle(h)
 		return c.closedError()
 	}
-	if err := goString(C.heroa_register_skill(c.native, cname, ckind, ccost, C.bool(o.External), cdesc, C.HeroaSkillHandler(C.heroaGoSkill), C.size_t(h))); err != nil {
-		h.Delete()
+	if err := goString(register(c.native, h)); err != nil {
+		deleteHandle(h)
 		return parseError(*err)
 	}
-	// The handle lives as long as the client (a replaced skill's too): Close frees them.
 	c.handles = append(c.handles, h)
 	return nil
 }
@@ -118,65 +125,69 @@ func heroaGoSkill(user C.size_t, native *C.HeroaSkillCall) {
 func heroaGoFinished(user C.size_t, cancelled C.bool) {
 	h := cgo.Handle(user)
 	f := h.Value().(func(bool))
-	h.Delete()
+	deleteHandle(h)
 	f(bool(cancelled))
 }
 
-func runSkill(fn SkillFunc, native *C.HeroaSkillCall) {
-	var call *SkillCall
-	defer func() {
-		// The handle goes with the call: a SkillCall kept past it cannot reach it.
-		if call != nil {
-			call.mu.Lock()
-			call.native = nil
-			call.mu.Unlock()
-		}
-		C.heroa_skill_call_free(native)
-	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := cgo.NewHandle(func(cancelled bool) {
+// onCancelled is the handle of a finished-callback that calls cancel when the
+// call (or the run) was abandoned.
+func onCancelled(cancel context.CancelFunc) cgo.Handle {
+	return newHandle(func(cancelled bool) {
 		if cancelled {
 			cancel()
 		}
 	})
-	C.heroa_skill_call_on_finished(native, C.HeroaFinishedCallback(C.heroaGoFinished), C.size_t(done))
+}
+
+func runSkill(fn SkillFunc, native *C.HeroaSkillCall) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	C.heroa_skill_call_on_finished(native, C.HeroaFinishedCallback(C.heroaGoFinished), C.size_t(onCancelled(cancel)))
 	var info struct {
 		AgentID string `json:"agent_id"`
 		RunID   string `json:"run_id"`
 	}
 	_ = json.Unmarshal([]byte(*goString(C.heroa_skill_call_info(native))), &info)
-	call = &SkillCall{
+	call := &SkillCall{
 		Args:    json.RawMessage(*goString(C.heroa_skill_call_args(native))),
 		AgentID: info.AgentID,
 		RunID:   info.RunID,
 		native:  native,
 	}
-	out, err := safely(ctx, fn, call)
-	if err != nil {
-		cerr := C.CString(err.Error())
-		defer C.free(unsafe.Pointer(cerr))
-		C.heroa_skill_call_respond(native, nil, cerr)
-		return
-	}
-	b, merr := json.Marshal(out)
-	if merr != nil {
-		cerr := C.CString("the skill's result is not JSON: " + merr.Error())
-		defer C.free(unsafe.Pointer(cerr))
-		C.heroa_skill_call_respond(native, nil, cerr)
-		return
-	}
-	cres := C.CString(string(b))
-	defer C.free(unsafe.Pointer(cres))
-	C.heroa_skill_call_respond(native, cres, nil)
+	out, err := safely(func() (any, error) { return fn(ctx, call) })
+	// The handle goes with the call: a SkillCall kept past it cannot reach it.
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	call.native = nil
+	respond(out, err, "skill", func(result, errText *C.char) {
+		C.heroa_skill_call_respond(native, result, errText)
+	})
+	C.heroa_skill_call_free(native)
 }
 
-// safely runs fn, turning a panic into the error of this one call.
-func safely(ctx context.Context, fn SkillFunc, call *SkillCall) (out any, err error) {
+// respond hands out (as JSON) or err to send, the answer of a skill or a template.
+func respond(out any, err error, what string, send func(result, errText *C.char)) {
+	if err == nil {
+		b, merr := json.Marshal(out)
+		if merr == nil {
+			cres := C.CString(string(b))
+			defer C.free(unsafe.Pointer(cres))
+			send(cres, nil)
+			return
+		}
+		err = fmt.Errorf("the %s's result is not JSON: %w", what, merr)
+	}
+	cerr := C.CString(err.Error())
+	defer C.free(unsafe.Pointer(cerr))
+	send(nil, cerr)
+}
+
+// safely runs fn, turning a panic into its error.
+func safely(fn func() (any, error)) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return fn(ctx, call)
+	return fn()
 }

@@ -135,13 +135,17 @@ func TestGoSkillSeesTheRunsCancellation(t *testing.T) {
 	}
 }
 
-func TestSkillsNeedAnEmbeddedClient(t *testing.T) {
+func TestSkillsAndTemplatesNeedAnEmbeddedClient(t *testing.T) {
 	s := startServer(t)
 	c := heroa.NewClient(heroa.WithBaseURL(s.url), heroa.WithAPIKey(s.key))
 	defer c.Close()
 	err := c.RegisterSkill("x", heroa.Read, func(context.Context, *heroa.SkillCall) (any, error) { return nil, nil })
 	if !errors.Is(err, heroa.ErrFailedPrecondition) {
 		t.Fatalf("remote: %v", err)
+	}
+	err = c.RegisterTemplate("x", func(context.Context, *heroa.RunContext) (any, error) { return nil, nil })
+	if !errors.Is(err, heroa.ErrFailedPrecondition) {
+		t.Fatalf("remote template: %v", err)
 	}
 	e, _ := heroa.Embedded("")
 	defer e.Close()

@@ -4,23 +4,26 @@ import "encoding/json"
 
 // Agent is a registered agent: a stable identity in one region.
 type Agent struct {
-	ID                    string            `json:"id"`
-	Name                  string            `json:"name"`
-	Description           *string           `json:"description"`
-	Runtime               string            `json:"runtime"`
-	Region                string            `json:"region"`
-	Promotion             string            `json:"promotion"`
-	Template              string            `json:"template"`
-	ApprovalWindowSeconds int64             `json:"approval_window_seconds"`
-	MaxSteps              int               `json:"max_steps"`
-	Schedule              *string           `json:"schedule"`
-	NextRunAt             *string           `json:"next_run_at"`
-	Webhook               *WebhookInfo      `json:"webhook"`
-	ParentID              *string           `json:"parent_id"`
-	DeploymentID          *string           `json:"deployment_id"`
-	LLMConfigs            []json.RawMessage `json:"llm_configs"`
-	CreatedAt             string            `json:"created_at"`
-	UpdatedAt             string            `json:"updated_at"`
+	ID                    string       `json:"id"`
+	Name                  string       `json:"name"`
+	Description           *string      `json:"description"`
+	Runtime               string       `json:"runtime"`
+	Region                string       `json:"region"`
+	Promotion             string       `json:"promotion"`
+	Template              string       `json:"template"`
+	ApprovalWindowSeconds int64        `json:"approval_window_seconds"`
+	MaxSteps              int          `json:"max_steps"`
+	Schedule              *string      `json:"schedule"`
+	NextRunAt             *string      `json:"next_run_at"`
+	Webhook               *WebhookInfo `json:"webhook"`
+	ParentID              *string      `json:"parent_id"`
+	DeploymentID          *string      `json:"deployment_id"`
+	LLMConfigs            []LLMConfig  `json:"llm_configs"`
+	SystemPrompt          *string      `json:"system_prompt"`
+	Tools                 []ToolSpec   `json:"tools"`
+	SecretScopes          []string     `json:"secret_scopes"` // nil: every key it can see
+	CreatedAt             string       `json:"created_at"`
+	UpdatedAt             string       `json:"updated_at"`
 }
 
 // WebhookInfo is an agent's completion webhook (its secret is never answered).
@@ -38,6 +41,34 @@ type RegisterAgent struct {
 	Template       string `json:"template,omitempty"`
 	ApprovalWindow string `json:"approval_window,omitempty"`
 	MaxSteps       int    `json:"max_steps,omitempty"`
+	// The `llm` run loop: its models, system prompt and the skills it offers.
+	LLMConfigs   []LLMConfig `json:"llm_configs,omitempty"`
+	SystemPrompt string      `json:"system_prompt,omitempty"`
+	Tools        []ToolSpec  `json:"tools,omitempty"`
+}
+
+// LLMConfig is a model of the `llm` run loop: Provider `openai` (any
+// OpenAI-compatible endpoint; its key read from the vault, APIKeyVaultKey, default
+// `openai_api_key`) or `offline` (scripted turns, for tests and demos).
+type LLMConfig struct {
+	Provider           string            `json:"provider"`
+	Model              string            `json:"model"`
+	Role               string            `json:"role,omitempty"`
+	BaseURL            string            `json:"base_url,omitempty"`
+	APIKeyVaultKey     string            `json:"api_key_vault_key,omitempty"`
+	Script             string            `json:"script,omitempty"`
+	Turns              []json.RawMessage `json:"turns,omitempty"`
+	PromptUSDPer1K     string            `json:"prompt_usd_per_1k,omitempty"`
+	CompletionUSDPer1K string            `json:"completion_usd_per_1k,omitempty"`
+	Temperature        *float64          `json:"temperature,omitempty"`
+}
+
+// ToolSpec is a skill offered to the model by the `llm` run loop.
+type ToolSpec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	MaxCalls    int    `json:"max_calls,omitempty"`
+	TTLSeconds  int    `json:"ttl_seconds,omitempty"`
 }
 
 // Webhook is a completion webhook to set on an agent.
@@ -48,13 +79,16 @@ type Webhook struct {
 
 // UpdateAgent is what Agents.Update takes; empty fields are left as they are.
 type UpdateAgent struct {
-	Description    string   `json:"description,omitempty"`
-	Template       string   `json:"template,omitempty"`
-	ApprovalWindow string   `json:"approval_window,omitempty"`
-	Schedule       string   `json:"schedule,omitempty"`
-	Webhook        *Webhook `json:"webhook,omitempty"`
-	RemoveWebhook  bool     `json:"remove_webhook,omitempty"`
-	MaxSteps       int      `json:"max_steps,omitempty"`
+	Description    string      `json:"description,omitempty"`
+	Template       string      `json:"template,omitempty"`
+	ApprovalWindow string      `json:"approval_window,omitempty"`
+	Schedule       string      `json:"schedule,omitempty"`
+	Webhook        *Webhook    `json:"webhook,omitempty"`
+	RemoveWebhook  bool        `json:"remove_webhook,omitempty"`
+	MaxSteps       int         `json:"max_steps,omitempty"`
+	LLMConfigs     []LLMConfig `json:"llm_configs,omitempty"`
+	SystemPrompt   string      `json:"system_prompt,omitempty"`
+	Tools          []ToolSpec  `json:"tools,omitempty"`
 }
 
 // Run is a run of an agent. CostUSD is a decimal string of US dollars.
@@ -109,13 +143,26 @@ type VaultEntry struct {
 	UpdatedAt   string  `json:"updated_at"`
 }
 
-// PolicyVersion is a version of an agent's policy envelope (a Cedar document).
+// PolicyVersion is a version of an agent's policy envelope: the Document as
+// written, the Cedar text evaluated, and each rewrite between them.
 type PolicyVersion struct {
-	ID        string `json:"id"`
-	AgentID   string `json:"agent_id"`
-	Version   int    `json:"version"`
-	Document  string `json:"document"`
-	CreatedAt string `json:"created_at"`
+	ID           string        `json:"id"`
+	AgentID      string        `json:"agent_id"`
+	Version      int           `json:"version"`
+	Document     string        `json:"document"`
+	Cedar        string        `json:"cedar"`
+	Translations []Translation `json:"translations"`
+	CreatedAt    string        `json:"created_at"`
+}
+
+// Translation is one rewrite of the envelope's dialect into Cedar, at Line and
+// Column (1-based) of the document.
+type Translation struct {
+	Line       int    `json:"line"`
+	Column     int    `json:"column"`
+	Original   string `json:"original"`
+	Translated string `json:"translated"`
+	Rule       string `json:"rule"`
 }
 
 // Deploy modes.
@@ -200,6 +247,7 @@ func (in DeployInput) MarshalJSON() ([]byte, error) {
 type Deployment struct {
 	ID           string  `json:"id"`
 	URL          string  `json:"url"`
+	HTTPURL      string  `json:"http_url"`
 	Endpoint     string  `json:"endpoint"`
 	Handle       string  `json:"handle"`
 	Mode         string  `json:"mode"`
@@ -211,10 +259,16 @@ type Deployment struct {
 	TTL          string  `json:"ttl"`
 	Policy       Policy  `json:"policy"`
 	Template     *string `json:"template"`
-	Error        *string `json:"error"`
-	CreatedAt    string  `json:"created_at"`
-	UpdatedAt    string  `json:"updated_at"`
-	client       *Client
+	// App/service: the source as given, restarts after a crash and the limits
+	// applied to the process.
+	Source        json.RawMessage `json:"source"`
+	Restarts      int             `json:"restarts"`
+	Limits        json.RawMessage `json:"limits"`
+	ParentAgentID *string         `json:"parent_agent_id"`
+	Error         *string         `json:"error"`
+	CreatedAt     string          `json:"created_at"`
+	UpdatedAt     string          `json:"updated_at"`
+	client        *Client
 }
 
 // Page is one page of a list: Items and the cursor of the next page ("" at the end).
@@ -235,4 +289,125 @@ type Event struct {
 	ID    int64           `json:"id"`
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data"`
+}
+
+// Workspace is the workspace the client acts in.
+type Workspace struct {
+	ID             string  `json:"id"`
+	Name           string  `json:"name"`
+	Tier           string  `json:"tier"`
+	SOC2AcceptedAt *string `json:"soc2_accepted_at"`
+	CreatedAt      string  `json:"created_at"`
+}
+
+// InboxItem is a notification for people (a run that needs attention).
+type InboxItem struct {
+	ID        string `json:"id"`
+	AgentID   string `json:"agent_id"`
+	RunID     string `json:"run_id"`
+	Message   string `json:"message"`
+	CreatedAt string `json:"created_at"`
+}
+
+// SkillInfo is a skill the runtime offers.
+type SkillInfo struct {
+	Name        string  `json:"name"`
+	Kind        string  `json:"kind"`
+	External    bool    `json:"external"`
+	CostUSD     string  `json:"cost_usd"`
+	Description *string `json:"description"`
+}
+
+// TemplateInfo is a template (run loop) agents can name.
+type TemplateInfo struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+}
+
+// Approval is an L2 write waiting for (or past) a person's decision. Status is
+// pending, approved, denied, expired or cancelled.
+type Approval struct {
+	ID          string          `json:"id"`
+	RunID       string          `json:"run_id"`
+	AgentID     string          `json:"agent_id"`
+	Skill       string          `json:"skill"`
+	Args        json.RawMessage `json:"args"`
+	Status      string          `json:"status"`
+	RequestedAt string          `json:"requested_at"`
+	ExpiresAt   string          `json:"expires_at"`
+	DecidedAt   *string         `json:"decided_at"`
+	DecidedBy   *string         `json:"decided_by"`
+}
+
+// Delivery is a completion webhook's delivery (pending, delivered or failed) with
+// every attempt.
+type Delivery struct {
+	ID            string            `json:"id"`
+	AgentID       string            `json:"agent_id"`
+	RunID         string            `json:"run_id"`
+	URL           string            `json:"url"`
+	Status        string            `json:"status"`
+	Attempts      []DeliveryAttempt `json:"attempts"`
+	NextAttemptAt *string           `json:"next_attempt_at"`
+	RoundAttempts int               `json:"round_attempts"`
+	CreatedAt     string            `json:"created_at"`
+}
+
+// DeliveryAttempt is one try of a delivery.
+type DeliveryAttempt struct {
+	At         string  `json:"at"`
+	StatusCode *int    `json:"status_code"`
+	Error      *string `json:"error"`
+	DurationMS int64   `json:"duration_ms"`
+}
+
+// AuditRecord is (a page of) a run's hash-chained audit.
+type AuditRecord struct {
+	RunID      string       `json:"run_id"`
+	AgentID    string       `json:"agent_id"`
+	Events     []AuditEvent `json:"events"`
+	HeadHash   string       `json:"head_hash"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// AuditEvent is one link of the chain.
+type AuditEvent struct {
+	Seq          int64           `json:"seq"`
+	At           string          `json:"at"`
+	Type         string          `json:"type"`
+	Data         json.RawMessage `json:"data"`
+	PrevHash     string          `json:"prev_hash"`
+	Hash         string          `json:"hash"`
+	ChainVersion int             `json:"chain_version,omitempty"`
+}
+
+// AuditVerification is the result of checking a run's chain.
+type AuditVerification struct {
+	RunID    string  `json:"run_id"`
+	Valid    bool    `json:"valid"`
+	Events   int64   `json:"events"`
+	BrokenAt *int64  `json:"broken_at"`
+	Reason   *string `json:"reason"`
+}
+
+// AgentListOptions pages a list, optionally only one agent's items.
+type AgentListOptions struct {
+	AgentID string `json:"agent_id,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
+	Cursor  string `json:"cursor,omitempty"`
+}
+
+// ApprovalListOptions pages approvals, optionally only those with Status.
+type ApprovalListOptions struct {
+	Status string `json:"status,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// RunCompletedWebhook is the body of a completion webhook (Type `run.completed`):
+// decode it after VerifyWebhook accepted the delivery.
+type RunCompletedWebhook struct {
+	Type    string `json:"type"`
+	AgentID string `json:"agent_id"`
+	Run     Run    `json:"run"`
 }
