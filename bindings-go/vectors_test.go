@@ -59,17 +59,29 @@ func TestPolicyVectors(t *testing.T) {
 			if err := json.Unmarshal(c.Request, &req); err != nil {
 				t.Fatal(err)
 			}
-			d, err := engine.Check(req)
+			// The whole request as JSON (an unbound engine), then the fast path: an
+			// engine bound to the case's agent, plain arguments.
+			bound, err := engine.Bind(req.Agent)
 			if err != nil {
-				t.Fatalf("%s / %s: %v", set.Name, c.Name, err)
+				t.Fatal(err)
 			}
-			ids := []string{}
-			for _, r := range d.Reasons {
-				ids = append(ids, r.PolicyID)
+			for path, e := range map[string]*heroa.PolicyEngine{"json": engine, "bound": bound} {
+				d, err := e.Check(req)
+				if err != nil {
+					t.Fatalf("%s / %s (%s): %v", set.Name, c.Name, path, err)
+				}
+				ids := []string{}
+				for _, r := range d.Reasons {
+					ids = append(ids, r.PolicyID)
+				}
+				if d.Allowed != c.Expected.Allowed || !reflect.DeepEqual(ids, append([]string{}, c.Expected.Reasons...)) || (len(d.Errors) > 0) != c.Expected.HasErrors {
+					t.Fatalf("%s / %s (%s): got %+v", set.Name, c.Name, path, d)
+				}
+				if ok, err := e.Allows(req); err != nil || ok != c.Expected.Allowed {
+					t.Fatalf("%s / %s (%s): Allows %v %v", set.Name, c.Name, path, ok, err)
+				}
 			}
-			if d.Allowed != c.Expected.Allowed || !reflect.DeepEqual(ids, append([]string{}, c.Expected.Reasons...)) || (len(d.Errors) > 0) != c.Expected.HasErrors {
-				t.Fatalf("%s / %s: got %+v", set.Name, c.Name, d)
-			}
+			bound.Close()
 			n++
 		}
 		engine.Close()

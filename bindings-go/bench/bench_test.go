@@ -88,6 +88,11 @@ func cedarDecimal(b *testing.B, x float64) cedar.Decimal {
 	return d
 }
 
+func cedarAllow(ps *cedar.PolicySet, entities cedar.EntityMap, req cedar.Request) bool {
+	d, _ := cedar.Authorize(ps, entities, req)
+	return d == cedar.Allow
+}
+
 func BenchmarkPolicyCheck(b *testing.B) {
 	engine, err := heroa.NewPolicyEngine(heroa.Document{ID: "po_seed", Text: seedPolicy})
 	if err != nil {
@@ -135,7 +140,37 @@ func BenchmarkPolicyCheck(b *testing.B) {
 			b.Fatalf("case %d: heroa %v, cedar-go %v", i, d.Allowed, peer)
 		}
 	}
-	b.Run(fmt.Sprintf("heroa/%d-checks", len(cases)), func(b *testing.B) {
+	// An engine bound to the agent (as Policies.Precheck answers it): plain
+	// arguments across cgo.
+	bound, err := engine.Bind(agent)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bound.Close()
+	for i := range reqs {
+		if ok, err := bound.Allows(reqs[i]); err != nil || ok != (cedarAllow(ps, peerEntities[i], peerReqs[i])) {
+			b.Fatalf("case %d (bound): %v %v", i, ok, err)
+		}
+	}
+	b.Run(fmt.Sprintf("heroa-allows/%d-checks", len(cases)), func(b *testing.B) {
+		for b.Loop() {
+			for i := range reqs {
+				if _, err := bound.Allows(reqs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("heroa-check/%d-checks", len(cases)), func(b *testing.B) {
+		for b.Loop() {
+			for i := range reqs {
+				if _, err := bound.Check(reqs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("heroa-json/%d-checks", len(cases)), func(b *testing.B) {
 		for b.Loop() {
 			for i := range reqs {
 				if _, err := engine.Check(reqs[i]); err != nil {

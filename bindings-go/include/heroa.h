@@ -20,7 +20,7 @@ typedef struct HeroaCancel HeroaCancel;
 typedef struct HeroaClient HeroaClient;
 
 /**
- * A compiled policy envelope (the local pre-check).
+ * A compiled policy envelope (the local pre-check), optionally bound to one agent.
  */
 typedef struct HeroaPolicyEngine HeroaPolicyEngine;
 
@@ -70,6 +70,12 @@ typedef void (*HeroaFinishedCallback)(size_t user_data, bool cancelled);
  * [`heroa_run_context_free`]) and must return quickly (run the loop elsewhere).
  */
 typedef void (*HeroaTemplateHandler)(size_t user_data, struct HeroaRunContext *run);
+
+/**
+ * Called once when [`heroa_policy_precheck`] ends: the engine (NULL when the agent
+ * has no envelope: the runtime then denies every call), or the error envelope.
+ */
+typedef void (*HeroaPolicyCallback)(size_t user_data, struct HeroaPolicyEngine *engine, char *error);
 
 /**
  * Called once when [`heroa_stream_open`] ends: the stream, or the error envelope.
@@ -356,6 +362,70 @@ char *heroa_policy_engine_new(const char *documents_json, struct HeroaPolicyEngi
 char *heroa_policy_check(const struct HeroaPolicyEngine *engine,
                          const char *request_json,
                          char **out);
+
+/**
+ * The same compiled envelope bound to one agent (`id`, `name`, `region`,
+ * `promotion`), into `*out`, for [`heroa_policy_decide`]. Returns NULL, or the
+ * envelope.
+ *
+ * # Safety
+ * `engine` is a live handle; strings are NUL-terminated; `out` is valid.
+ */
+char *heroa_policy_engine_bind(const struct HeroaPolicyEngine *engine,
+                               const char *id,
+                               const char *name,
+                               const char *region,
+                               const char *promotion,
+                               struct HeroaPolicyEngine **out);
+
+/**
+ * Decides one skill call of the engine's bound agent, with plain arguments (the
+ * hot path: no JSON unless `context_json` is given): the skill's name (`skill`,
+ * `skill_len` bytes of UTF-8, not NUL-terminated), its kind (`read` or `write`,
+ * `kind_len` bytes), whether it is external, its price and the run's spend so far (USD), extra Cedar context (a
+ * JSON object, or NULL). Writes whether the call is allowed to `*allowed` and, when
+ * `decision` is non-null, the whole decision as JSON text to `*decision`. Returns
+ * NULL, or the envelope (an unbound engine: field `agent`).
+ *
+ * # Safety
+ * `engine` is a live handle; `skill` and `kind` are valid for their lengths; `context_json`
+ * is NULL or NUL-terminated; `allowed` is valid; `decision` is NULL or valid.
+ */
+char *heroa_policy_decide(const struct HeroaPolicyEngine *engine,
+                          const uint8_t *skill,
+                          size_t skill_len,
+                          const uint8_t *kind,
+                          size_t kind_len,
+                          bool external,
+                          double cost_usd,
+                          double run_cost_usd,
+                          const char *context_json,
+                          bool *allowed,
+                          char **decision);
+
+/**
+ * The agent the engine is bound to, as `{"id", "name", "region", "promotion"}`
+ * JSON text, or `null` (free with [`crate::heroa_string_free`]).
+ *
+ * # Safety
+ * `engine` is a live handle.
+ */
+char *heroa_policy_engine_agent(const struct HeroaPolicyEngine *engine);
+
+/**
+ * Fetches the envelope in force for `agent_id` (a sub-agent's under every
+ * ancestor's, as the runtime checks it), compiles it here and binds it to the
+ * agent: `callback` gets the engine (NULL when the agent has no envelope) or the
+ * error envelope.
+ *
+ * # Safety
+ * `client` is a live handle; `agent_id` is NUL-terminated (copied before this
+ * returns); `callback` is non-null.
+ */
+void heroa_policy_precheck(const struct HeroaClient *client,
+                           const char *agent_id,
+                           HeroaPolicyCallback callback,
+                           size_t user_data);
 
 /**
  * Frees a policy engine.

@@ -18,21 +18,7 @@ pub struct NativePolicyEngine {
 }
 
 fn context(json: Option<String>) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let Some(text) = json else {
-        return Ok(serde_json::Map::new());
-    };
-    match serde_json::from_str(&text) {
-        Ok(serde_json::Value::Object(m)) => Ok(m),
-        Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
-        Ok(_) => Err(core_error(Error::invalid(
-            "context",
-            "context must be an object",
-        ))),
-        Err(e) => Err(core_error(Error::invalid(
-            "context",
-            format!("context is not JSON: {e}"),
-        ))),
-    }
+    heroa_policy::context_from_json(json.as_deref()).map_err(core_error)
 }
 
 impl NativePolicyEngine {

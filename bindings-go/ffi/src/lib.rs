@@ -126,18 +126,18 @@ pub(crate) unsafe fn put(out: *mut *mut c_char, value: String) {
     }
 }
 
-/// The bytes at `ptr` (`len` of them; NULL with 0 for none).
+/// The bytes at `ptr` (`len` of them; NULL with 0 for none); `field` names them in an error.
 ///
 /// # Safety
 /// `ptr` is valid for `len` bytes, or NULL with `len == 0`.
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
+pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, field: &str) -> Result<&'a [u8], Error> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
         } else {
             Err(Error::invalid(
-                "body",
-                "body is NULL with a non-zero length",
+                field,
+                format!("{field} is NULL with a non-zero length"),
             ))
         };
     }

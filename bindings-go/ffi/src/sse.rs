@@ -44,7 +44,7 @@ pub unsafe extern "C" fn heroa_sse_decoder_feed(
         return owned("[]".to_string());
     };
     // SAFETY: the caller's contract.
-    let bytes = unsafe { bytes(chunk, len) }.unwrap_or(&[]);
+    let bytes = unsafe { bytes(chunk, len, "chunk") }.unwrap_or(&[]);
     let events = d.decoder.feed(bytes);
     owned(serde_json::to_string(&events).unwrap_or_else(|_| "[]".to_string()))
 }

@@ -67,7 +67,7 @@ pub unsafe extern "C" fn heroa_webhook_verify(
             }
         }
         // SAFETY: as above.
-        let body = unsafe { bytes(body, body_len) }?;
+        let body = unsafe { bytes(body, body_len, "body") }?;
         let mut keys: Vec<&str> = Vec::with_capacity(n_secrets);
         for i in 0..n_secrets {
             // SAFETY: `secrets` points to `n_secrets` strings.
@@ -125,7 +125,7 @@ pub unsafe extern "C" fn heroa_webhook_sign(
         // SAFETY: the caller's contract for each pointer.
         let secret = unsafe { text(secret, "secret") }?;
         // SAFETY: as above.
-        let body = unsafe { bytes(body, body_len) }?;
+        let body = unsafe { bytes(body, body_len, "body") }?;
         // SAFETY: as above.
         let msg_id = unsafe { optional_text(msg_id, "msg_id") }?.map(str::to_string);
         let ts = (timestamp >= 0).then_some(timestamp);

@@ -356,6 +356,23 @@ fn cedar_diagnostic(
     }
 }
 
+/// A check's extra Cedar context given as JSON text by a binding: an object, or
+/// none (absent or `null`); anything else is an `invalid_argument` on `context`.
+pub fn context_from_json(
+    text: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, heroa_protocol::error::Error> {
+    use heroa_protocol::error::Error;
+    match text.map(serde_json::from_str) {
+        None | Some(Ok(serde_json::Value::Null)) => Ok(serde_json::Map::new()),
+        Some(Ok(serde_json::Value::Object(m))) => Ok(m),
+        Some(Ok(_)) => Err(Error::invalid("context", "context must be an object")),
+        Some(Err(e)) => Err(Error::invalid(
+            "context",
+            format!("context is not JSON: {e}"),
+        )),
+    }
+}
+
 /// A policy error as an `invalid_argument` on `document`, diagnostics in `details`.
 pub fn document_error(e: PolicyError) -> heroa_protocol::error::Error {
     let diagnostics = match &e {

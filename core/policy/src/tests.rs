@@ -901,3 +901,16 @@ fn vectors_pass() {
     }
     assert!(checked >= 30, "only {checked} vectors");
 }
+
+/// A binding's context text: an object or none; anything else names `context`.
+#[test]
+fn context_from_json_takes_an_object_or_none() {
+    assert!(crate::context_from_json(None).unwrap().is_empty());
+    assert!(crate::context_from_json(Some("null")).unwrap().is_empty());
+    let m = crate::context_from_json(Some(r#"{"ticket": "T-1"}"#)).unwrap();
+    assert_eq!(m["ticket"], "T-1");
+    for bad in ["[1]", "{", "3"] {
+        let e = crate::context_from_json(Some(bad)).unwrap_err();
+        assert_eq!(e.field(), Some("context"), "{bad}");
+    }
+}
