@@ -137,7 +137,6 @@ func TestSSEVectors(t *testing.T) {
 			if d.LastEventID() != v.LastEventID || d.Retry() != retry {
 				t.Fatalf("%s: last id %q retry %d", v.Name, d.LastEventID(), d.Retry())
 			}
-			d.Close()
 		}
 	}
 }

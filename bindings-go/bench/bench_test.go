@@ -213,7 +213,6 @@ func BenchmarkSSEDecode(b *testing.B) {
 	stream := llmStream()
 	ours := func() int {
 		d := heroa.NewSSEDecoder("")
-		defer d.Close()
 		n := 0
 		for i := 0; i < len(stream); i += 128 {
 			for _, ev := range d.Feed(stream[i:min(i+128, len(stream))]) {
