@@ -208,3 +208,27 @@ func Version() string {
 	v := goString(C.heroa_version())
 	return *v
 }
+
+var (
+	defaultOnce   sync.Once
+	defaultClient *Client
+)
+
+// DefaultClient is the client the environment names (see NewClient), opened once
+// for the process: the one the package-level Deploy uses.
+func DefaultClient() (*Client, error) {
+	defaultOnce.Do(func() { defaultClient = NewClient() })
+	return defaultClient, defaultClient.Err()
+}
+
+// Deploy stands up an app, a service or a sub-agent on the DefaultClient — the
+// deploy guide's one call, for code without a client of its own:
+//
+//	worker, err := heroa.Deploy(ctx, heroa.DeployOptions{Mode: heroa.ModeAgent, Template: "batch-processor", TTL: "30m"})
+func Deploy(ctx context.Context, in DeployInput) (*Deployment, error) {
+	c, err := DefaultClient()
+	if err != nil {
+		return nil, err
+	}
+	return c.Deploy(ctx, in)
+}

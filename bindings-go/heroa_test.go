@@ -220,6 +220,30 @@ func TestDeploySubAgentAndRunIt(t *testing.T) {
 	})
 }
 
+// The package-level Deploy (the deploy guide's one call) runs on the client the
+// environment names: here none, so the embedded runtime in memory.
+func TestPackageLevelDeploy(t *testing.T) {
+	for _, k := range []string{"HEROA_BASE_URL", "HEROA_API_KEY", "HEROA_DATA"} {
+		t.Setenv(k, "")
+	}
+	ctx := context.Background()
+	worker, err := heroa.Deploy(ctx, heroa.DeployOptions{Mode: heroa.ModeAgent, Template: "batch-processor", TTL: "30m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := worker.Run(ctx, map[string]any{"items": []any{"a", "b"}, "task": "embed"}, 20*time.Second)
+	if err != nil || !run.Ended() {
+		t.Fatalf("run: %v %+v", err, run)
+	}
+	c, err := heroa.DefaultClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Deployments.Get(ctx, worker.ID); err != nil || got.Handle != worker.Handle {
+		t.Fatalf("the default client holds it: %+v %v", got, err)
+	}
+}
+
 func TestClosedClientAndBadRemote(t *testing.T) {
 	c, err := heroa.Embedded("")
 	if err != nil {

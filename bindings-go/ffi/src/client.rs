@@ -7,7 +7,7 @@ use heroa_bridge::{Bridge, CancellationToken, Client, ErrorEnvelope};
 use heroa_protocol::error::Error;
 use secrecy::SecretString;
 
-use crate::{optional_text, owned, shielded, text};
+use crate::{optional_text, owned, required_error, shielded, text};
 
 /// A client over the embedded runtime or a remote control plane.
 pub struct HeroaClient {
@@ -27,7 +27,7 @@ pub type HeroaCallback =
 
 fn new_client(client: Client, out: *mut *mut HeroaClient) -> Result<(), Error> {
     if out.is_null() {
-        return Err(Error::invalid("out", "out is required (got NULL)"));
+        return Err(required_error("out"));
     }
     let boxed = Box::new(HeroaClient {
         bridge: Bridge::new(client),
@@ -141,7 +141,7 @@ pub(crate) unsafe fn start_call(
     cancel: *const HeroaCancel,
 ) -> Result<Started, Error> {
     if client.is_null() {
-        return Err(Error::invalid("client", "client is required (got NULL)"));
+        return Err(required_error("client"));
     }
     // SAFETY: a live handle, per the caller's contract.
     let bridge = unsafe { &*client }.bridge.clone();

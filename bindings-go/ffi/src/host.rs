@@ -8,7 +8,9 @@ use heroa_protocol::error::Error;
 use heroa_bridge::host::{HostCall, HostFn};
 use heroa_protocol::error::ErrorKind;
 
-use crate::{HeroaCallback, HeroaClient, envelope, optional_text, owned, put, shielded, text};
+use crate::{
+    HeroaCallback, HeroaClient, envelope, live, optional_text, owned, put, required, shielded, text,
+};
 
 /// One call of a skill written in the host language.
 pub struct HeroaSkillCall {
@@ -47,10 +49,8 @@ pub unsafe extern "C" fn heroa_register_skill(
 ) -> *mut c_char {
     shielded(|| {
         // SAFETY: NULL or a live handle.
-        let client = unsafe { client.as_ref() }
-            .ok_or_else(|| Error::invalid("client", "client is required (got NULL)"))?;
-        let handler =
-            handler.ok_or_else(|| Error::invalid("handler", "handler is required (got NULL)"))?;
+        let client = unsafe { live(client, "client") }?;
+        let handler = required(handler, "handler")?;
         // SAFETY: the caller's contract for each string.
         let name = unsafe { text(name, "name") }?.to_string();
         // SAFETY: as above.
@@ -119,8 +119,7 @@ pub unsafe extern "C" fn heroa_skill_call_secret(
     shielded(|| {
         use secrecy::ExposeSecret;
         // SAFETY: NULL or a live handle.
-        let call = unsafe { call.as_ref() }
-            .ok_or_else(|| Error::invalid("call", "call is required (got NULL)"))?;
+        let call = unsafe { live(call, "call") }?;
         // SAFETY: the caller's contract.
         let key = unsafe { text(key, "key") }?;
         let value = call.call.secret(key)?;
@@ -205,10 +204,8 @@ pub unsafe extern "C" fn heroa_register_template(
 ) -> *mut c_char {
     shielded(|| {
         // SAFETY: NULL or a live handle.
-        let client = unsafe { client.as_ref() }
-            .ok_or_else(|| Error::invalid("client", "client is required (got NULL)"))?;
-        let handler =
-            handler.ok_or_else(|| Error::invalid("handler", "handler is required (got NULL)"))?;
+        let client = unsafe { live(client, "client") }?;
+        let handler = required(handler, "handler")?;
         // SAFETY: the caller's contract for each string.
         let name = unsafe { text(name, "name") }?.to_string();
         // SAFETY: as above.
@@ -276,8 +273,7 @@ pub unsafe extern "C" fn heroa_run_context_call(
     let Some(callback) = callback else { return };
     let started = || -> Result<_, Error> {
         // SAFETY: NULL or a live handle.
-        let run = unsafe { run.as_ref() }
-            .ok_or_else(|| Error::invalid("run", "run is required (got NULL)"))?;
+        let run = unsafe { live(run, "run") }?;
         // SAFETY: the caller's contract.
         let skill = unsafe { text(skill, "skill") }?.to_string();
         // SAFETY: as above.

@@ -59,15 +59,30 @@ pub(crate) fn envelope(e: impl Into<ErrorEnvelope>) -> *mut c_char {
 /// `ptr` is null or a NUL-terminated string valid for the call.
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, field: &str) -> Result<&'a str, Error> {
     if ptr.is_null() {
-        return Err(Error::invalid(
-            field,
-            format!("{field} is required (got NULL)"),
-        ));
+        return Err(required_error(field));
     }
     // SAFETY: the caller passes a NUL-terminated string valid for the call.
     unsafe { CStr::from_ptr(ptr) }
         .to_str()
         .map_err(|_| Error::invalid(field, format!("{field} must be UTF-8")))
+}
+
+/// The handle at `ptr`, or the error naming `field`.
+///
+/// # Safety
+/// `ptr` is null or a live handle.
+pub(crate) unsafe fn live<'a, T>(ptr: *const T, field: &str) -> Result<&'a T, Error> {
+    // SAFETY: the caller's contract.
+    unsafe { ptr.as_ref() }.ok_or_else(|| required_error(field))
+}
+
+/// `value`, or the error naming `field` (a NULL callback).
+pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
+    value.ok_or_else(|| required_error(field))
+}
+
+pub(crate) fn required_error(field: &str) -> Error {
+    Error::invalid(field, format!("{field} is required (got NULL)"))
 }
 
 /// The text at `ptr`, `None` for null.

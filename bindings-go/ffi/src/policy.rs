@@ -1,16 +1,30 @@
 //! The local policy pre-check.
 
 use std::ffi::c_char;
+use std::sync::Mutex;
 
 use heroa_policy::{AgentInfo, CheckRequest, SkillInfo, SkillKind};
 use heroa_protocol::error::Error;
 
-use crate::{HeroaClient, envelope, optional_text, put, shielded, text};
+use crate::{HeroaClient, envelope, live, optional_text, put, required_error, shielded, text};
 
 /// A compiled policy envelope (the local pre-check), optionally bound to one agent.
 pub struct HeroaPolicyEngine {
     engine: heroa_policy::PolicyEngine,
     agent: Option<AgentInfo>,
+    /// A bound engine's request, reused check after check so the hot path
+    /// allocates nothing for it (a check that finds it in use builds its own).
+    scratch: Mutex<Option<CheckRequest>>,
+}
+
+impl HeroaPolicyEngine {
+    fn new(engine: heroa_policy::PolicyEngine, agent: Option<AgentInfo>) -> HeroaPolicyEngine {
+        HeroaPolicyEngine {
+            engine,
+            agent,
+            scratch: Mutex::new(None),
+        }
+    }
 }
 
 /// Called once when [`heroa_policy_precheck`] ends: the engine (NULL when the agent
@@ -31,7 +45,7 @@ pub unsafe extern "C" fn heroa_policy_engine_new(
 ) -> *mut c_char {
     shielded(|| {
         if out.is_null() {
-            return Err(Error::invalid("out", "out is required (got NULL)"));
+            return Err(required_error("out"));
         }
         // SAFETY: the caller's contract.
         let documents: Vec<(String, String)> =
@@ -44,12 +58,7 @@ pub unsafe extern "C" fn heroa_policy_engine_new(
         let engine =
             heroa_policy::PolicyEngine::new(&documents).map_err(heroa_policy::document_error)?;
         // SAFETY: `out` is valid (checked non-null).
-        unsafe {
-            *out = Box::into_raw(Box::new(HeroaPolicyEngine {
-                engine,
-                agent: None,
-            }))
-        };
+        unsafe { *out = Box::into_raw(Box::new(HeroaPolicyEngine::new(engine, None))) };
         Ok(())
     })
 }
@@ -69,8 +78,7 @@ pub unsafe extern "C" fn heroa_policy_check(
 ) -> *mut c_char {
     shielded(|| {
         // SAFETY: NULL or a live handle.
-        let engine = unsafe { engine.as_ref() }
-            .ok_or_else(|| Error::invalid("engine", "engine is required (got NULL)"))?;
+        let engine = unsafe { live(engine, "engine") }?;
         // SAFETY: the caller's contract.
         let v: serde_json::Value = serde_json::from_str(unsafe { text(request_json, "request") }?)
             .map_err(|e| Error::invalid("request", e.to_string()))?;
@@ -101,10 +109,9 @@ pub unsafe extern "C" fn heroa_policy_engine_bind(
 ) -> *mut c_char {
     shielded(|| {
         // SAFETY: NULL or a live handle.
-        let e = unsafe { engine.as_ref() }
-            .ok_or_else(|| Error::invalid("engine", "engine is required (got NULL)"))?;
+        let e = unsafe { live(engine, "engine") }?;
         if out.is_null() {
-            return Err(Error::invalid("out", "out is required (got NULL)"));
+            return Err(required_error("out"));
         }
         // SAFETY: the caller's contract for each string.
         let agent = unsafe {
@@ -115,10 +122,7 @@ pub unsafe extern "C" fn heroa_policy_engine_bind(
                 promotion: text(promotion, "agent.promotion")?.to_string(),
             }
         };
-        let bound = HeroaPolicyEngine {
-            engine: e.engine.clone(),
-            agent: Some(agent),
-        };
+        let bound = HeroaPolicyEngine::new(e.engine.clone(), Some(agent));
         // SAFETY: `out` is valid (checked non-null).
         unsafe { *out = Box::into_raw(Box::new(bound)) };
         Ok(())
@@ -153,16 +157,15 @@ pub unsafe extern "C" fn heroa_policy_decide(
 ) -> *mut c_char {
     shielded(|| {
         // SAFETY: NULL or a live handle.
-        let e = unsafe { engine.as_ref() }
-            .ok_or_else(|| Error::invalid("engine", "engine is required (got NULL)"))?;
-        let agent = e.agent.clone().ok_or_else(|| {
+        let e = unsafe { live(engine, "engine") }?;
+        let agent = e.agent.as_ref().ok_or_else(|| {
             Error::invalid(
                 "agent",
                 "this engine is not bound to an agent: bind it first (or use the policies' precheck)",
             )
         })?;
         if allowed.is_null() {
-            return Err(Error::invalid("allowed", "allowed is required (got NULL)"));
+            return Err(required_error("allowed"));
         }
         // SAFETY: the caller's contract.
         let name = unsafe { utf8(skill, skill_len, "skill") }?;
@@ -172,18 +175,34 @@ pub unsafe extern "C" fn heroa_policy_decide(
         // SAFETY: as above.
         let context =
             heroa_policy::context_from_json(unsafe { optional_text(context_json, "context") }?)?;
-        let req = CheckRequest {
-            agent,
+        let fresh = || CheckRequest {
+            agent: agent.clone(),
             skill: SkillInfo {
-                name: name.to_string(),
+                name: String::new(),
                 kind,
                 external,
                 cost_usd,
             },
             run_cost_usd,
-            context,
+            context: serde_json::Map::new(),
         };
-        let d = e.engine.check(&req);
+        let mut held = e.scratch.try_lock().ok();
+        let mut own;
+        let req = match held.as_deref_mut() {
+            Some(slot) => slot.get_or_insert_with(fresh),
+            None => {
+                own = fresh();
+                &mut own
+            }
+        };
+        req.skill.name.clear();
+        req.skill.name.push_str(name);
+        req.skill.kind = kind;
+        req.skill.external = external;
+        req.skill.cost_usd = cost_usd;
+        req.run_cost_usd = run_cost_usd;
+        req.context = context;
+        let d = e.engine.check(req);
         // SAFETY: `allowed` is valid (checked non-null); `decision` NULL or valid.
         unsafe {
             *allowed = d.allowed;
@@ -250,8 +269,7 @@ pub unsafe extern "C" fn heroa_policy_precheck(
     };
     let started = || -> Result<_, Error> {
         // SAFETY: NULL or a live handle.
-        let client = unsafe { client.as_ref() }
-            .ok_or_else(|| Error::invalid("client", "client is required (got NULL)"))?;
+        let client = unsafe { live(client, "client") }?;
         // SAFETY: the caller's contract.
         let id = unsafe { text(agent_id, "agent_id") }?.to_string();
         Ok((client.bridge.client().clone(), id))
@@ -263,9 +281,8 @@ pub unsafe extern "C" fn heroa_policy_precheck(
                 let r = async {
                     let agent = client.agents().get(&id).await?;
                     let engine = client.policies().precheck(&id).await?;
-                    Ok(engine.map(|engine| HeroaPolicyEngine {
-                        engine,
-                        agent: Some(AgentInfo::from(&agent)),
+                    Ok(engine.map(|engine| {
+                        HeroaPolicyEngine::new(engine, Some(AgentInfo::from(&agent)))
                     }))
                 };
                 complete(r.await);

@@ -4,9 +4,8 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use heroa_bridge::{ErrorEnvelope, StreamHandle};
-use heroa_protocol::error::Error;
 
-use crate::{HeroaCallback, HeroaClient, envelope, owned, start_call};
+use crate::{HeroaCallback, HeroaClient, envelope, owned, required_error, start_call};
 
 /// An open stream of a run's events.
 pub struct HeroaStream {
@@ -68,7 +67,7 @@ pub unsafe extern "C" fn heroa_stream_next(
 ) {
     let Some(callback) = callback else { return };
     if stream.is_null() {
-        let err = envelope(Error::invalid("stream", "stream is required (got NULL)"));
+        let err = envelope(required_error("stream"));
         // SAFETY: the caller's callback, called once.
         unsafe { callback(user_data, std::ptr::null_mut(), err) };
         return;
