@@ -3,6 +3,8 @@ package heroa_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +52,30 @@ func TestPrecheckAgreesWithTheRuntime(t *testing.T) {
 				t.Fatalf("%s: %+v %v", tc.skill, d, err)
 			}
 		}
+		// Concurrent checks on one engine (its reused request is taken by one at a
+		// time; the others build their own) answer each its own question.
+		var wg sync.WaitGroup
+		failed := make(chan string, 8)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 500 {
+					spent := float64((g+i)%2) * 0.6 // 0 or 0.6: allowed, then over the ceiling
+					ok, err := engine.Allows(heroa.CheckRequest{Skill: heroa.CheckSkill{Name: "heroa:echo"}, RunCostUSD: spent})
+					if err != nil || ok != (spent == 0) {
+						failed <- fmt.Sprintf("goroutine %d check %d: %v %v", g, i, ok, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(failed)
+		for f := range failed {
+			t.Fatal(f)
+		}
+
 		_, err = engine.Allows(heroa.CheckRequest{Skill: heroa.CheckSkill{Name: "crm:nope"}})
 		var herr *heroa.Error
 		if !errors.As(err, &herr) || herr.Field != "skill.kind" {
