@@ -1019,3 +1019,56 @@ async fn a_deployment_deleted_while_it_starts_leaves_nothing_running() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An archive the unpacker cannot write (a file under a file) is a bad source: 400
+/// on `source`, over `heroa serve`, and the error body names no path of the
+/// server's (its data directory, the deployment's directory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_that_cannot_unpack_is_a_400_without_server_paths() {
+    let state = tempfile::tempdir().unwrap();
+    let rt = Runtime::open(RuntimeOptions::file(state.path().join("heroa.db"))).unwrap();
+    let key = rt
+        .create_api_key(rt.default_workspace())
+        .unwrap()
+        .reveal()
+        .to_string();
+    let server = heroa::server::Server::start(
+        rt.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x"), "a file").unwrap();
+    sh(src.path(), &["tar", "cf", "bad.tar", "x"]);
+    std::fs::remove_file(src.path().join("x")).unwrap();
+    std::fs::create_dir(src.path().join("x")).unwrap();
+    std::fs::write(src.path().join("x/y"), "under the file").unwrap();
+    sh(src.path(), &["tar", "rf", "bad.tar", "x/y"]);
+    sh(src.path(), &["gzip", "bad.tar"]);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/deployments", server.url()))
+        .bearer_auth(&key)
+        .json(&json!({
+            "mode": "app",
+            "source": {"tarball": src.path().join("bad.tar.gz"), "command": ["true"]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["field"], "source", "{body}");
+    assert!(body.contains("cannot be unpacked"), "{body}");
+    let root = state.path().canonicalize().unwrap();
+    for p in [state.path(), root.as_path()] {
+        assert!(
+            !body.contains(&*p.to_string_lossy()),
+            "a server path in {body}"
+        );
+    }
+    assert!(!body.contains("deployments/dep_"), "{body}");
+}

@@ -273,18 +273,20 @@ fn load_sealing_key(opts: &RuntimeOptions) -> Result<SealingKey> {
 fn lock_data_file(path: &std::path::Path) -> Result<std::fs::File> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("cannot open the lock file {}", lock_path.to_string_lossy()),
-            )
-            .with_source(e)
-        })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&lock_path).map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot open the lock file {}", lock_path.to_string_lossy()),
+        )
+        .with_source(e)
+    })?;
     // A runtime that is shutting down (a previous process, or one just dropped in
     // this process while a background pass finishes) releases the lock within
     // moments: wait up to 2 s before reporting the file in use.

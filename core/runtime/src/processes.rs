@@ -31,7 +31,7 @@
 //! variables; a process that ignores them can reach any address the machine can.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -146,8 +146,15 @@ fn parse_source(v: &Value) -> Result<Source> {
     }
 }
 
-fn executor_error(e: ExecutorError) -> Error {
-    let text = e.to_string();
+/// An executor error as the caller sees it: the deployment's directory on this
+/// machine (`dir`, as given and resolved) never appears in it — an error body
+/// shows no server path.
+fn executor_error(e: ExecutorError, dir: &Path) -> Error {
+    let mut text = e.to_string();
+    let resolved = dir.canonicalize().ok();
+    for d in [Some(dir), resolved.as_deref()].into_iter().flatten() {
+        text = text.replace(&*d.to_string_lossy(), "<deployment directory>");
+    }
     let lines = e.last_lines().to_vec();
     let err = match &e {
         ExecutorError::NoContainerEngine { .. } => {
@@ -253,7 +260,7 @@ impl Runtime {
         let dir = self.deployment_dir(&dep.id);
         let prepared = executor::prepare(&source, &dir)
             .await
-            .map_err(executor_error)?;
+            .map_err(|e| executor_error(e, &dir))?;
         self.start_process(
             ws,
             dep,
@@ -298,6 +305,7 @@ impl Runtime {
         let proxy = listener.map_err(|e| unavailable(&e)).and_then(|l| {
             EgressProxy::start_on(egress, l, EgressConfig::default()).map_err(|e| unavailable(&e))
         })?;
+        let prepared_dir = prepared.dir.clone();
         let mut spec = SpawnSpec::from_prepared(&prepared);
         spec.env = proxy.env();
         spec.env.push((DEPLOYMENT_ENV.to_string(), dep.id.clone()));
@@ -322,7 +330,7 @@ impl Runtime {
         }
         let process = executor::Supervisor::start(spec)
             .await
-            .map_err(executor_error)?;
+            .map_err(|e| executor_error(e, &prepared_dir))?;
         dep.limits = Some(json!({
             "cpu_millicores": limits.cpu_millicores,
             "memory_bytes": limits.memory_bytes,

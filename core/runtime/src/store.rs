@@ -207,6 +207,42 @@ fn schema_version(conn: &Connection, path: Option<&Path>) -> Result<usize> {
     Ok(found)
 }
 
+/// Makes the data file readable and writable by its owner only (0600): created so
+/// when new, tightened when an earlier build left it (or its WAL and shared-memory
+/// files) open to others. SQLite gives the WAL and shared-memory files it creates
+/// the data file's permissions, so they follow.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Brings the file from schema version `found` up to [`SCHEMA_VERSION`].
 fn migrate(conn: &mut Connection, found: usize) -> Result<()> {
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(found) {
@@ -246,6 +282,15 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
 impl Store {
     /// Opens (creating if needed) the database at `path`, or in memory for `None`.
     pub fn open(path: Option<&Path>, durability: Durability) -> Result<Self> {
+        if let Some(p) = path {
+            private_files(p).map_err(|e| {
+                Error::new(
+                    heroa_protocol::error::ErrorKind::Unavailable,
+                    format!("cannot make the data file {} private", p.display()),
+                )
+                .with_source(e)
+            })?;
+        }
         let conn = match path {
             Some(p) => Connection::open(p).map_err(|e| {
                 Error::new(

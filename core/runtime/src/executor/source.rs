@@ -383,8 +383,14 @@ pub(crate) fn unpack_tarball(
         }
         // unpack_in also refuses to write through a symlinked parent that
         // leads outside `dest`.
-        let done = entry.unpack_in(dest).map_err(|e| {
-            ExecutorError::io(format!("unpack {name:?} into {}", dest.display()), e)
+        // An entry the unpacker cannot write (a file under a file, a path through a
+        // link leading out) is the archive's fault: a bad source. Only a full disk
+        // or memory is the machine's.
+        let done = entry.unpack_in(dest).map_err(|e| match e.kind() {
+            std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::OutOfMemory => ExecutorError::io(format!("unpack {name:?}"), e),
+            kind => unsafe_entry(&format!("it cannot be unpacked ({kind})")),
         })?;
         if !done {
             return Err(unsafe_entry("refused by the unpacker"));
