@@ -61,6 +61,11 @@ impl Usd {
         Usd(self.0.saturating_add(other.0).min(MAX_USD_MICROS))
     }
 
+    /// The difference, floored at zero.
+    pub fn saturating_sub(self, other: Usd) -> Usd {
+        Usd(self.0.saturating_sub(other.0).max(0))
+    }
+
     /// `tokens` at `self` per 1,000 tokens, rounded to the nearest micro-dollar (half
     /// away from zero) and saturating at [`MAX_USD_MICROS`].
     pub fn per_1k(self, tokens: u64) -> Usd {

@@ -27,10 +27,41 @@ use heroa_protocol::{
 #[derive(Default)]
 struct Tally {
     cost: Usd,
+    /// The price of the calls allowed and not yet settled: the envelope sees spend
+    /// as `cost + reserved`, so concurrent calls see each other before they end.
+    reserved: Usd,
     executed: u32,
     blocked: u32,
     shadowed: u32,
     skipped: u32,
+}
+
+/// An allowed call's price held in the tally's `reserved` until the call ends:
+/// [`Reservation::settle`] turns it into spend (the skill ran, so it is charged);
+/// dropped unsettled (shadowed, skipped, cancelled), it is released.
+struct Reservation<'a> {
+    tally: &'a Mutex<Tally>,
+    price: Usd,
+}
+
+impl Reservation<'_> {
+    /// The skill ran: one more executed call, its price spent.
+    fn settle(mut self) {
+        let mut t = self.tally.locked();
+        t.reserved = t.reserved.saturating_sub(self.price);
+        t.cost = t.cost.saturating_add(self.price);
+        t.executed += 1;
+        self.price = Usd::ZERO;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.price != Usd::ZERO {
+            let mut t = self.tally.locked();
+            t.reserved = t.reserved.saturating_sub(self.price);
+        }
+    }
 }
 
 pub(crate) struct RunState {
@@ -166,38 +197,52 @@ impl RunContext {
             return Ok(SkillOutcome::Failed { error });
         };
         let info = &skill.info;
-        let cost_so_far = st.tally.locked().cost;
-
         // 1. The policy envelope: the agent's own, under each ancestor's (a sub-agent
-        //    can never do what its parent cannot).
-        let decision = match &st.envelope {
-            Some(engine) => {
-                let mut context = serde_json::Map::new();
-                context.insert("run_id".into(), json!(st.run_id));
-                let req = CheckRequest {
-                    agent: heroa_policy::AgentInfo::from(&st.agent),
-                    skill: PolicySkill {
-                        name: skill_name.to_string(),
-                        kind: match info.kind {
-                            SkillKind::Read => PolicySkillKind::Read,
-                            // Registration refuses other kinds; a write is the
-                            // stricter reading regardless.
-                            SkillKind::Write | SkillKind::Unknown => PolicySkillKind::Write,
+        //    can never do what its parent cannot). The spend it sees and the
+        //    reservation of an allowed call's price are one step under the tally's
+        //    lock: calls decided at the same time cannot all see the spend before
+        //    any of them (a concurrent template would overshoot a spend ceiling).
+        let (cost_so_far, decision) = {
+            let mut tally = st.tally.locked();
+            let cost_so_far = tally.cost.saturating_add(tally.reserved);
+            let decision = match &st.envelope {
+                Some(engine) => {
+                    let mut context = serde_json::Map::new();
+                    context.insert("run_id".into(), json!(st.run_id));
+                    let req = CheckRequest {
+                        agent: heroa_policy::AgentInfo::from(&st.agent),
+                        skill: PolicySkill {
+                            name: skill_name.to_string(),
+                            kind: match info.kind {
+                                SkillKind::Read => PolicySkillKind::Read,
+                                // Registration refuses other kinds; a write is the
+                                // stricter reading regardless.
+                                SkillKind::Write | SkillKind::Unknown => PolicySkillKind::Write,
+                            },
+                            external: info.external,
+                            cost_usd: info.cost_usd.as_f64(),
                         },
-                        external: info.external,
-                        cost_usd: info.cost_usd.as_f64(),
-                    },
-                    run_cost_usd: cost_so_far.as_f64(),
-                    context,
-                };
-                let d = engine.check(&req);
-                (
-                    d.allowed,
-                    d.explain(),
-                    serde_json::to_value(&d).unwrap_or(Value::Null),
-                )
+                        run_cost_usd: cost_so_far.as_f64(),
+                        context,
+                    };
+                    let d = engine.check(&req);
+                    (
+                        d.allowed,
+                        d.explain(),
+                        serde_json::to_value(&d).unwrap_or(Value::Null),
+                    )
+                }
+                None => (false, heroa_policy::NO_ENVELOPE.to_string(), Value::Null),
+            };
+            if decision.0 {
+                tally.reserved = tally.reserved.saturating_add(info.cost_usd);
             }
-            None => (false, heroa_policy::NO_ENVELOPE.to_string(), Value::Null),
+            (cost_so_far, decision)
+        };
+        // Released on every way out below; turned into spend when the skill ran.
+        let reservation = Reservation {
+            tally: &st.tally,
+            price: if decision.0 { info.cost_usd } else { Usd::ZERO },
         };
         if !decision.0 {
             st.tally.locked().blocked += 1;
@@ -274,11 +319,7 @@ impl RunContext {
                 return Err(run_cancelled());
             }
         };
-        {
-            let mut t = st.tally.locked();
-            t.executed += 1;
-            t.cost = t.cost.saturating_add(info.cost_usd);
-        }
+        reservation.settle();
         let secrets = st.secrets();
         match result {
             Ok(Ok(mut output)) => {
