@@ -126,26 +126,127 @@ impl VaultReader {
     }
 }
 
-/// Replaces every occurrence of any of `secrets` inside string values of `value`.
+/// Replaces every occurrence of any of `secrets` in `value`: inside strings and
+/// object keys, and a number whose digits hold one becomes the string
+/// `[REDACTED]`. See [`redact_str`] for the encoded forms caught.
 pub(crate) fn redact(value: &mut Value, secrets: &[SecretString]) {
     if secrets.is_empty() {
         return;
     }
+    let forms = Forms::of(secrets);
+    redact_value(value, &forms);
+}
+
+fn redact_value(value: &mut Value, forms: &Forms) {
     match value {
-        Value::String(s) => *s = redact_str(s, secrets),
-        Value::Array(a) => a.iter_mut().for_each(|v| redact(v, secrets)),
-        Value::Object(o) => o.values_mut().for_each(|v| redact(v, secrets)),
+        Value::String(s) => {
+            if let Some(clean) = forms.scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Number(n) if forms.scrub(&n.to_string()).is_some() => {
+            *value = Value::String(REDACTED.into());
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| redact_value(v, forms)),
+        Value::Object(o) => {
+            if o.keys().any(|k| forms.scrub(k).is_some()) {
+                *o = std::mem::take(o)
+                    .into_iter()
+                    .map(|(k, v)| (forms.scrub(&k).unwrap_or(k), v))
+                    .collect();
+            }
+            o.values_mut().for_each(|v| redact_value(v, forms));
+        }
         _ => {}
     }
 }
 
-/// [`redact`] for text.
+/// [`redact`] for text: each secret as it is, JSON-escaped (a secret inside JSON
+/// text a skill returned), as Python's `repr` escapes it, and base64-encoded
+/// (standard and URL-safe, at each of the three alignments inside a longer
+/// encoded text, e.g. `Basic` credentials).
 pub(crate) fn redact_str(text: &str, secrets: &[SecretString]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        let s = s.expose_secret();
-        if !s.is_empty() && out.contains(s) {
-            out = out.replace(s, "[REDACTED]");
+    if secrets.is_empty() {
+        return text.to_string();
+    }
+    Forms::of(secrets)
+        .scrub(text)
+        .unwrap_or_else(|| text.to_string())
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+/// The shortest base64 run searched for: below it, matches would be chance.
+const MIN_ENCODED: usize = 8;
+
+/// Every form in which the secrets are searched for, longest first (so a longer
+/// form is replaced whole before a shorter one inside it).
+struct Forms(Vec<String>);
+
+impl Forms {
+    fn of(secrets: &[SecretString]) -> Forms {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+        let mut forms = Vec::new();
+        for s in secrets {
+            let s = s.expose_secret();
+            if s.is_empty() {
+                continue;
+            }
+            forms.push(s.to_string());
+            let json = serde_json::to_string(s).unwrap_or_default();
+            forms.push(json[1..json.len() - 1].to_string());
+            forms.push(python_repr_body(s));
+            for offset in 0..3 {
+                // The secret after `offset` bytes of anything: the base64 characters
+                // that depend on the secret alone, whatever surrounds it.
+                let mut bytes = vec![0u8; offset];
+                bytes.extend_from_slice(s.as_bytes());
+                for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                    let enc = engine.encode(&bytes);
+                    // Character k carries bits 6k..6k+6: those inside the secret's
+                    // bits (8·offset .. 8·(offset + len)) depend on nothing else.
+                    let start = (offset * 8).div_ceil(6);
+                    let end = (bytes.len() * 8 / 6).min(enc.len());
+                    if end > start && end - start >= MIN_ENCODED {
+                        forms.push(enc[start..end].to_string());
+                    }
+                }
+            }
+        }
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Forms(forms)
+    }
+
+    /// `text` with every form replaced, or `None` when it holds none.
+    fn scrub(&self, text: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        for f in &self.0 {
+            let cur = out.as_deref().unwrap_or(text);
+            if cur.contains(f.as_str()) {
+                out = Some(cur.replace(f.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+}
+
+/// The inside of Python's `repr` of `s` (a `str`, single-quoted): backslashes,
+/// quotes and control characters escaped as Python writes them.
+fn python_repr_body(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
         }
     }
     out

@@ -137,12 +137,11 @@ impl Provider for OpenAiProvider {
                 .with_source(e.without_url())
             })?;
             if !resp.status().is_success() {
-                let status = resp.status();
-                let text = resp.text().await.unwrap_or_default();
-                let snippet: String = text.chars().take(300).collect();
+                // The status line only: a reply's body is the peer's to say anything
+                // in (an internal service behind a base_url, an echo of the key).
                 return Err(Error::new(
                     ErrorKind::Unavailable,
-                    format!("the model provider answered HTTP {status}: {snippet}"),
+                    format!("the model provider answered HTTP {}", resp.status()),
                 ));
             }
             let mut decoder = Decoder::new();
@@ -169,9 +168,20 @@ impl Provider for OpenAiProvider {
                         .with_source(e)
                     })?;
                     if let Some(err) = value.get("error") {
+                        // Its machine-readable code or type, never its message.
+                        let code = ["code", "type"]
+                            .iter()
+                            .find_map(|k| err.get(*k).and_then(Value::as_str))
+                            .filter(|c| {
+                                c.len() <= 64
+                                    && c.bytes().all(|b| {
+                                        b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+                                    })
+                            })
+                            .unwrap_or("unknown");
                         return Err(Error::new(
                             ErrorKind::Unavailable,
-                            format!("the model provider reported an error: {err}"),
+                            format!("the model provider reported an error ({code})"),
                         ));
                     }
                     turn.push(&value);
