@@ -726,3 +726,64 @@ async fn app_scenario() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The Idempotency-Key of a request killed between its write and its answer: the
+/// deployment row and the key's "applied" mark commit together, so after a SIGKILL
+/// and a restart a retry with the same key is refused (409, the answer is lost) —
+/// it does not deploy a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_idempotency_key_after_sigkill_does_not_create_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("heroa.db");
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("README"), "never becomes healthy").unwrap();
+    let body = json!({"mode": "app", "source": {"path": app, "command": ["sleep", "20"]}});
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+
+    let mut server = ServerProcess::spawn(&data, dir.path().join("first.log"));
+    server.wait_ready().await;
+    // The deploy waits for a health check that never passes: it is in flight, its
+    // deployment row written, when the server is killed.
+    let send = |url: String| {
+        let http = http.clone();
+        let body = body.clone();
+        async move {
+            http.post(format!("{url}/v1/deployments"))
+                .bearer_auth(API_KEY)
+                .header("idempotency-key", "deploy-once")
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+    let in_flight = tokio::spawn(send(server.url.clone()));
+    let client = server.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = client.deployments().list().await.unwrap();
+        if !page.items.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the deploy never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    assert!(in_flight.await.unwrap().is_err(), "the request was cut off");
+
+    let mut server = ServerProcess::spawn(&data, dir.path().join("second.log"));
+    server.wait_ready().await;
+    let retry = send(server.url.clone())
+        .await
+        .expect("the retry is answered at once");
+    let status = retry.status();
+    let answer: Value = retry.json().await.unwrap();
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["field"], "Idempotency-Key", "{answer}");
+    let all = server.client().deployments().list().await.unwrap();
+    assert_eq!(all.items.len(), 1, "deployed twice: {:?}", all.items);
+}

@@ -391,11 +391,8 @@ impl Runtime {
             "UPDATE approvals SET status = 'cancelled', data = json_set(data, '$.status', 'cancelled') WHERE status = 'pending'",
             [],
         )?;
-        // Requests that were in flight when the process died never answered: forget
-        // their idempotency placeholders so a retry with the same key can proceed.
-        self.inner
-            .store
-            .exec("DELETE FROM idempotency WHERE status = 0", [])?;
+        // Requests that were in flight when the process died never answered.
+        self.idempotency_recover()?;
         for (id, ws) in stale {
             let mut run = self.get_run(&ws, &id)?;
             let head: AuditEvent = self

@@ -332,7 +332,11 @@ impl Store {
     ) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let before = tx.total_changes();
         let out = f(&tx)?;
+        if tx.total_changes() != before {
+            crate::idempotency::mark_applied(&tx)?;
+        }
         tx.commit()?;
         Ok(out)
     }
@@ -436,7 +440,19 @@ impl Store {
 
     /// Executes one statement.
     pub(crate) fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
-        Ok(self.conn().prepare_cached(sql)?.execute(params)?)
+        let mut conn = self.conn();
+        if crate::idempotency::pending() {
+            // The first write of a request with an Idempotency-Key: the key is
+            // marked applied in the same transaction.
+            let tx = conn.transaction()?;
+            let n = tx.prepare_cached(sql)?.execute(params)?;
+            if n > 0 {
+                crate::idempotency::mark_applied(&tx)?;
+            }
+            tx.commit()?;
+            return Ok(n);
+        }
+        Ok(conn.prepare_cached(sql)?.execute(params)?)
     }
 }
 

@@ -376,6 +376,13 @@ async fn idempotent(
             )
             .with_field("Idempotency-Key"));
         }
+        IdempotencyRecord::AnswerLost => {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "a request with this Idempotency-Key was carried out, but the server stopped before it answered; it is not done again: look its result up (the list of what it creates)",
+            )
+            .with_field("Idempotency-Key"));
+        }
         IdempotencyRecord::InProgress => {
             return Err(Error::new(
                 ErrorKind::Conflict,
@@ -404,8 +411,12 @@ async fn idempotent(
         key,
         held: true,
     };
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
+    let resp =
+        s.rt.with_idempotency_key(
+            ws,
+            key,
+            next.run(Request::from_parts(parts, Body::from(bytes))),
+        )
         .await;
     let streaming = resp
         .headers()
