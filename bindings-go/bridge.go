@@ -67,17 +67,44 @@ func heroaGoComplete(user C.size_t, result *C.char, errText *C.char) {
 	ch <- answer{result: goString(result), err: goString(errText)}
 }
 
-type opened struct {
-	stream *C.HeroaStream
+// opening is what an asynchronous open hands back: the handle (nil on failure, or
+// when there is none) or the error envelope.
+type opening[P comparable] struct {
+	handle P // a C handle pointer
 	err    *string
+}
+
+// sendOpening delivers an open's result to the channel behind user.
+func sendOpening[P comparable](user C.size_t, handle P, errText *C.char) {
+	h := cgo.Handle(user)
+	ch := h.Value().(chan opening[P])
+	deleteHandle(h)
+	ch <- opening[P]{handle: handle, err: goString(errText)}
+}
+
+// awaitOpening waits for an open (op) to end. When ctx ends first, the handle
+// still arrives later: free releases it then.
+func awaitOpening[P comparable](ctx context.Context, op string, ch chan opening[P], free func(P)) (P, error) {
+	var none P
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return none, parseError(*o.err)
+		}
+		return o.handle, nil
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.handle != none {
+				free(o.handle)
+			}
+		}()
+		return none, contextError(op, ctx.Err())
+	}
 }
 
 //export heroaGoStreamOpened
 func heroaGoStreamOpened(user C.size_t, stream *C.HeroaStream, errText *C.char) {
-	h := cgo.Handle(user)
-	ch := h.Value().(chan opened)
-	deleteHandle(h)
-	ch <- opened{stream: stream, err: goString(errText)}
+	sendOpening(user, stream, errText)
 }
 
 // callRaw runs operation op with args (a JSON object, the wire's names) and answers

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
-	"runtime/cgo"
 	"strconv"
 	"unsafe"
 )
@@ -225,17 +224,9 @@ func (e *PolicyEngine) decideJSON(req *CheckRequest, out **C.char) (bool, error)
 	return head.Allowed, nil
 }
 
-type openedEngine struct {
-	engine *C.HeroaPolicyEngine
-	err    *string
-}
-
 //export heroaGoPolicyOpened
 func heroaGoPolicyOpened(user C.size_t, native *C.HeroaPolicyEngine, errText *C.char) {
-	h := cgo.Handle(user)
-	ch := h.Value().(chan openedEngine)
-	deleteHandle(h)
-	ch <- openedEngine{engine: native, err: goString(errText)}
+	sendOpening(user, native, errText)
 }
 
 // Precheck fetches the agent's envelope in force (a sub-agent's under every
@@ -250,7 +241,7 @@ func heroaGoPolicyOpened(user C.size_t, native *C.HeroaPolicyEngine, errText *C.
 func (p *Policies) Precheck(ctx context.Context, agentID string) (*PolicyEngine, error) {
 	cid := C.CString(agentID)
 	defer C.free(unsafe.Pointer(cid))
-	ch := make(chan openedEngine, 1)
+	ch := make(chan opening[*C.HeroaPolicyEngine], 1)
 	h := newHandle(ch)
 	if err := p.c.withNative(func(native *C.HeroaClient) {
 		C.heroa_policy_precheck(native, cid, C.HeroaPolicyCallback(C.heroaGoPolicyOpened), C.size_t(h))
@@ -258,27 +249,13 @@ func (p *Policies) Precheck(ctx context.Context, agentID string) (*PolicyEngine,
 		deleteHandle(h)
 		return nil, err
 	}
-	var o openedEngine
-	select {
-	case o = <-ch:
-	case <-ctx.Done():
-		go func() {
-			// The engine still arrives: free it when it does.
-			if o := <-ch; o.engine != nil {
-				C.heroa_policy_engine_free(o.engine)
-			}
-		}()
-		return nil, contextError("policies.precheck", ctx.Err())
-	}
-	if o.err != nil {
-		return nil, parseError(*o.err)
-	}
-	if o.engine == nil {
-		return nil, nil
+	native, err := awaitOpening(ctx, "policies.precheck", ch, func(e *C.HeroaPolicyEngine) { C.heroa_policy_engine_free(e) })
+	if err != nil || native == nil {
+		return nil, err
 	}
 	var agent CheckAgent
-	_ = json.Unmarshal([]byte(*goString(C.heroa_policy_engine_agent(o.engine))), &agent)
-	e := engine(o.engine, &agent, nil)
+	_ = json.Unmarshal([]byte(*goString(C.heroa_policy_engine_agent(native))), &agent)
+	e := engine(native, &agent, nil)
 	skills, err := p.c.Workspace.Skills(ctx)
 	if err != nil {
 		e.Close()

@@ -231,7 +231,7 @@ func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, 
 	defer C.free(unsafe.Pointer(cop))
 	cargs := C.CString(string(args))
 	defer C.free(unsafe.Pointer(cargs))
-	ch := make(chan opened, 1)
+	ch := make(chan opening[*C.HeroaStream], 1)
 	h := newHandle(ch)
 	err := c.withNative(func(native *C.HeroaClient) {
 		C.heroa_stream_open(native, cop, cargs, C.HeroaStreamCallback(C.heroaGoStreamOpened), C.size_t(h))
@@ -240,21 +240,7 @@ func (c *Client) openStream(ctx context.Context, runID string) (*C.HeroaStream, 
 		deleteHandle(h)
 		return nil, err
 	}
-	select {
-	case o := <-ch:
-		if o.err != nil {
-			return nil, parseError(*o.err)
-		}
-		return o.stream, nil
-	case <-ctx.Done():
-		go func() {
-			// The stream still opens: free it when it does.
-			if o := <-ch; o.stream != nil {
-				C.heroa_stream_free(o.stream)
-			}
-		}()
-		return nil, contextError("runs.events", ctx.Err())
-	}
+	return awaitOpening(ctx, "runs.events", ch, func(s *C.HeroaStream) { C.heroa_stream_free(s) })
 }
 
 // Deployments lists and manages what Deploy stood up.
