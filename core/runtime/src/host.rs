@@ -214,8 +214,9 @@ impl Forms {
                 }
             }
         }
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.sort_unstable();
         forms.dedup();
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         Forms(forms)
     }
 
